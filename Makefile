@@ -1,0 +1,44 @@
+# Entry points. The README's two commands are `make demo` and `make test`.
+# Build outputs go to a cargo target dir outside the repo (reused across clones).
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/fraud-detect/target
+export CARGO_TERM_COLOR ?= never
+FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
+FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
+OUT ?= out
+
+.PHONY: demo test lint unit build compare stack-up stack-down stack-status clean
+
+## Set everything up and run the main job end to end.
+demo: build
+	bash scripts/demo.sh
+
+## The full test suite (what CI runs).
+test: lint unit
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+unit:
+	cargo test --workspace --locked
+
+build:
+	bash scripts/check-toolchain.sh
+	cargo build --release --locked -p fraudctl
+
+## Our model vs the scikit-learn reference on the same features and split.
+compare: build
+	bash bench/compare.sh "$(FIXTURE)"
+
+stack-up:
+	bash localstack/stack.sh up
+
+stack-down:
+	bash localstack/stack.sh down
+
+stack-status:
+	bash localstack/stack.sh status
+
+clean:
+	rm -rf $(OUT)

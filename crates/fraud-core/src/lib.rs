@@ -1,0 +1,21 @@
+//! Domain core of the fraud pipeline: the one transaction schema and its parsers, the
+//! one feature pipeline (offline and online), the model, its evaluation and its
+//! artifact format. No AWS, no Kafka, no network: adapters live in other crates.
+#![forbid(unsafe_code)]
+
+pub mod api_frame;
+pub mod artifact;
+mod cart;
+pub mod csv_input;
+pub mod error;
+pub mod features;
+pub mod metrics;
+pub mod model;
+pub mod schema;
+pub mod scoring;
+pub mod train;
+
+pub use artifact::{ArtifactError, ModelArtifact};
+pub use error::{RecordError, Rejection};
+pub use features::{CardHistories, CardHistory, FeatureVector, FEATURE_NAMES, N_FEATURES};
+pub use schema::{Category, Gender, Transaction};

@@ -1,0 +1,89 @@
+//! Scoring: one transaction in, a probability and a decision out, with the card's
+//! history updated through the shared feature pipeline.
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::ModelArtifact;
+use crate::features::CardHistories;
+use crate::schema::Transaction;
+
+/// What to do with a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Below the threshold.
+    Approve,
+    /// At or above the threshold: alert.
+    Block,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Block => "block",
+        }
+    }
+}
+
+/// The result of scoring one payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub trans_num: String,
+    pub cc_num: u64,
+    pub amt: f64,
+    pub probability: f64,
+    pub decision: Decision,
+    pub model_version: String,
+}
+
+/// Scores payments one by one, keeping per-card history in memory.
+pub struct Scorer<'a> {
+    artifact: &'a ModelArtifact,
+    histories: CardHistories,
+}
+
+impl<'a> Scorer<'a> {
+    pub fn new(artifact: &'a ModelArtifact) -> Self {
+        Scorer {
+            artifact,
+            histories: CardHistories::default(),
+        }
+    }
+
+    /// Starts from histories loaded elsewhere (a state store).
+    pub fn with_histories(artifact: &'a ModelArtifact, histories: CardHistories) -> Self {
+        Scorer {
+            artifact,
+            histories,
+        }
+    }
+
+    /// Scores `tx` and adds it to its card's history.
+    pub fn score(&mut self, tx: &Transaction) -> Score {
+        let features = self.histories.observe(tx);
+        let probability = self.artifact.score(&features);
+        Score {
+            trans_num: tx.trans_num.clone(),
+            cc_num: tx.cc_num,
+            amt: tx.amt,
+            probability,
+            decision: decide(probability, self.artifact.threshold),
+            model_version: self.artifact.version.clone(),
+        }
+    }
+
+    /// The histories, for saving to a state store.
+    pub fn into_histories(self) -> CardHistories {
+        self.histories
+    }
+}
+
+/// The decision for a probability at a threshold.
+pub fn decide(probability: f64, threshold: f64) -> Decision {
+    if probability >= threshold {
+        Decision::Block
+    } else {
+        Decision::Approve
+    }
+}

@@ -1,0 +1,457 @@
+//! The subcommands. Each parses its arguments, does the work through the library crates
+//! and prints a summary.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use fraud_core::artifact::{sha256_hex, ModelArtifact, ARTIFACT_FILE};
+use fraud_core::csv_input::CsvTransactions;
+use fraud_core::features::FEATURE_NAMES;
+use fraud_core::metrics::SliceReport;
+use fraud_core::model::{ForestParams, Learner};
+use fraud_core::scoring::Scorer;
+use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
+use fraud_core::{Rejection, Transaction};
+use fraud_generator::{Generator, GeneratorConfig};
+
+use crate::progress;
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// Output CSV file.
+    #[arg(long, default_value = "out/transactions.csv")]
+    out: PathBuf,
+    /// Number of card holders.
+    #[arg(long, default_value_t = 1000)]
+    customers: u32,
+    /// Number of days to simulate.
+    #[arg(long, default_value_t = 60)]
+    days: u32,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, default_value = "2019-01-01")]
+    start: String,
+    /// Seed: the same seed and settings give the same file, byte for byte.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Expected fraud episodes per card per year (0.35 gives about 0.5% frauds).
+    #[arg(long, default_value_t = 0.35)]
+    episodes_per_card_year: f64,
+}
+
+pub fn generate(args: GenerateArgs) -> Result<()> {
+    let config = GeneratorConfig {
+        customers: args.customers,
+        days: args.days,
+        start: args
+            .start
+            .parse()
+            .with_context(|| format!("--start `{}` is not a YYYY-MM-DD date", args.start))?,
+        seed: args.seed,
+        episodes_per_card_year: args.episodes_per_card_year,
+    };
+    let generator = Generator::new(config)?;
+    create_parent(&args.out)?;
+    let file =
+        File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let bar = progress::bar(Some(u64::from(args.days)), "days");
+    let started = Instant::now();
+    let stats = generator.write_csv(BufWriter::with_capacity(1 << 20, file), |_| bar.inc(1))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "Generated {} transactions ({} frauds, {:.2}%) for {} cards over {} days into {}",
+        stats.rows,
+        stats.frauds,
+        100.0 * stats.frauds as f64 / stats.rows.max(1) as f64,
+        args.customers,
+        args.days,
+        args.out.display()
+    );
+    println!(
+        "  {:.1} s, {:.0} rows/s",
+        secs,
+        stats.rows as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Labelled Sparkov-schema CSV (e.g. fraudTrain.csv or `fraudctl generate` output).
+    #[arg(long)]
+    data: PathBuf,
+    /// Directory to write model.json and metrics.json into.
+    #[arg(long)]
+    out: PathBuf,
+    /// Tree learner: `cart` (ours), `linfa-trees`, or `auto` to fit both and keep the
+    /// better one on the validation slice.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "cart", "linfa-trees"])]
+    learner: String,
+    /// Number of trees.
+    #[arg(long, default_value_t = ForestParams::default().n_trees)]
+    trees: usize,
+    /// Minimum rows in a leaf.
+    #[arg(long, default_value_t = ForestParams::default().min_leaf)]
+    min_leaf: usize,
+    /// CART: features tried at each split.
+    #[arg(long, default_value_t = ForestParams::default().max_features)]
+    max_features: usize,
+    /// CART: rows drawn per tree (default: all rows).
+    #[arg(long)]
+    max_samples: Option<usize>,
+    /// Maximum tree depth.
+    #[arg(long, default_value_t = ForestParams::default().max_depth)]
+    max_depth: usize,
+    /// linfa-trees: legitimate rows sampled per fraud row for each tree.
+    #[arg(long, default_value_t = ForestParams::default().negatives_per_positive)]
+    negatives_per_positive: f64,
+    /// linfa-trees: fraction of features each tree may use.
+    #[arg(long, default_value_t = ForestParams::default().feature_fraction)]
+    feature_fraction: f64,
+    /// Random seed (training is deterministic for a seed).
+    #[arg(long, default_value_t = ForestParams::default().seed)]
+    seed: u64,
+    /// Fraction of the time-ordered rows to train on (the earliest).
+    #[arg(long, default_value_t = TimeSplit::default().train)]
+    train_fraction: f64,
+    /// Fraction after the training rows used to choose the threshold; the rest is the test slice.
+    #[arg(long, default_value_t = TimeSplit::default().validation)]
+    validation_fraction: f64,
+    /// Where rejected rows go (default: <out>/rejects.csv).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    let rejects = args
+        .rejects
+        .clone()
+        .unwrap_or_else(|| args.out.join("rejects.csv"));
+    fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let (txs, sha256, rejected) = load_csv(&args.data, &rejects)?;
+    let params = ForestParams {
+        learner: Learner::Cart,
+        n_trees: args.trees,
+        max_depth: args.max_depth,
+        min_leaf: args.min_leaf,
+        max_features: args.max_features,
+        max_samples: args.max_samples,
+        negatives_per_positive: args.negatives_per_positive,
+        feature_fraction: args.feature_fraction,
+        seed: args.seed,
+    };
+    let linfa = ForestParams {
+        learner: Learner::LinfaTrees,
+        max_depth: args.max_depth.min(12),
+        ..params.clone()
+    };
+    let candidates = match args.learner.as_str() {
+        "cart" => vec![params.clone()],
+        "linfa-trees" => vec![linfa],
+        _ => vec![params.clone(), linfa],
+    };
+    let split = TimeSplit {
+        train: args.train_fraction,
+        validation: args.validation_fraction,
+    };
+    let bar = progress::bar(None, "features");
+    let prepared = prepare(txs)?;
+    bar.finish_and_clear();
+    let bar = progress::bar(Some((params.n_trees * candidates.len()) as u64), "trees");
+    let source = DataSource {
+        uri: args.data.display().to_string(),
+        sha256,
+    };
+    let artifact = train_and_evaluate(&prepared, &source, &candidates, split, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let model_path = args.out.join(ARTIFACT_FILE);
+    fs::write(&model_path, artifact.to_bytes())
+        .with_context(|| format!("cannot write {}", model_path.display()))?;
+    let metrics_path = args.out.join("metrics.json");
+    fs::write(&metrics_path, serde_json::to_vec_pretty(&artifact.metrics)?)?;
+
+    println!(
+        "Trained model {} on {} ({} rows, {} frauds, {} rejected)",
+        artifact.version,
+        args.data.display(),
+        artifact.training.rows,
+        artifact.training.frauds,
+        rejected
+    );
+    println!(
+        "  time split: train {} / validation {} / test {} rows (earliest to latest)",
+        artifact.training.train_rows,
+        artifact.training.validation_rows,
+        artifact.training.test_rows
+    );
+    for c in &artifact.training.candidates {
+        let chosen = if c.params == artifact.model.params {
+            "  <- chosen"
+        } else {
+            ""
+        };
+        println!(
+            "  {:<11} {} trees fitted in {:>6.2} s, validation PR-AUC {:.4}{chosen}",
+            c.params.learner.to_string(),
+            c.params.n_trees,
+            c.train_seconds,
+            c.validation_pr_auc
+        );
+    }
+    print_report("validation", &artifact.metrics.validation);
+    print_report("test", &artifact.metrics.test);
+    println!(
+        "  model: {}\n  metrics: {}",
+        model_path.display(),
+        metrics_path.display()
+    );
+    if rejected > 0 {
+        println!("  rejects: {}", rejects.display());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// Model directory (holding model.json) or artifact file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled CSV to evaluate on (history features are computed over the whole file).
+    #[arg(long)]
+    data: PathBuf,
+    /// Where rejected rows go.
+    #[arg(long, default_value = "out/evaluate-rejects.csv")]
+    rejects: PathBuf,
+}
+
+pub fn evaluate(args: EvaluateArgs) -> Result<()> {
+    let artifact = load_artifact(&args.model)?;
+    let (txs, _, rejected) = load_csv(&args.data, &args.rejects)?;
+    let prepared = prepare(txs)?;
+    let scores = artifact.model.predict_many(&prepared.features);
+    let report = SliceReport::new(&prepared.labels, &scores, artifact.threshold);
+    println!(
+        "Evaluated model {} on {} ({} rows, {} rejected)",
+        artifact.version,
+        args.data.display(),
+        report.rows,
+        rejected
+    );
+    print_report("all rows", &report);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ScoreArgs {
+    /// Model directory (holding model.json) or artifact file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Sparkov-schema CSV, with or without `is_fraud`.
+    #[arg(long)]
+    input: PathBuf,
+    /// Output CSV: trans_num,cc_num,amt,probability,decision,model_version per accepted row.
+    #[arg(long)]
+    output: PathBuf,
+    /// Where rejected rows go (default: <output>.rejects.csv).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+}
+
+pub fn score(args: ScoreArgs) -> Result<()> {
+    let artifact = load_artifact(&args.model)?;
+    let rejects = args
+        .rejects
+        .clone()
+        .unwrap_or_else(|| args.output.with_extension("rejects.csv"));
+    let (mut txs, _, rejected) = load_csv(&args.input, &rejects)?;
+    // Per-card history must see each card's payments in time order.
+    let mut order: Vec<usize> = (0..txs.len()).collect();
+    order.sort_by_key(|&i| txs[i].event_time());
+    let mut scorer = Scorer::new(&artifact);
+    let bar = progress::bar(Some(txs.len() as u64), "scoring");
+    let mut scores = vec![None; txs.len()];
+    let started = Instant::now();
+    for i in order {
+        scores[i] = Some(scorer.score(&txs[i]));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    create_parent(&args.output)?;
+    let mut out = csv::Writer::from_path(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    out.write_record([
+        "trans_num",
+        "cc_num",
+        "amt",
+        "probability",
+        "decision",
+        "model_version",
+    ])?;
+    let mut blocked = 0u64;
+    for s in scores.into_iter().flatten() {
+        blocked += u64::from(s.decision == fraud_core::scoring::Decision::Block);
+        out.write_record([
+            s.trans_num.as_str(),
+            &s.cc_num.to_string(),
+            &s.amt.to_string(),
+            &format!("{:.6}", s.probability),
+            s.decision.as_str(),
+            s.model_version.as_str(),
+        ])?;
+    }
+    out.flush()?;
+    let labelled: Vec<_> = txs.iter_mut().filter_map(|t| t.is_fraud).collect();
+    println!(
+        "Scored {} rows of {} with model {} in {:.2} s ({:.0} rows/s); {} blocked, {} rejected",
+        txs.len(),
+        args.input.display(),
+        artifact.version,
+        secs,
+        txs.len() as f64 / secs.max(1e-9),
+        blocked,
+        rejected
+    );
+    if labelled.len() == txs.len() && !txs.is_empty() {
+        println!("  (the input is labelled: use `fraudctl evaluate` for metrics)");
+    }
+    println!("  output: {}", args.output.display());
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct FeaturesArgs {
+    /// Labelled CSV.
+    #[arg(long)]
+    data: PathBuf,
+    /// Output CSV: trans_num,split,is_fraud,<features...> in time order.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = TimeSplit::default().train)]
+    train_fraction: f64,
+    #[arg(long, default_value_t = TimeSplit::default().validation)]
+    validation_fraction: f64,
+}
+
+pub fn features(args: FeaturesArgs) -> Result<()> {
+    let (txs, _, rejected) = load_csv(&args.data, &args.out.with_extension("rejects.csv"))?;
+    let prepared = prepare(txs)?;
+    let split = TimeSplit {
+        train: args.train_fraction,
+        validation: args.validation_fraction,
+    };
+    let [train, validation, _] = split.ranges(prepared.labels.len());
+    create_parent(&args.out)?;
+    let mut out = csv::Writer::from_path(&args.out)?;
+    let mut header = vec!["trans_num", "split", "is_fraud"];
+    header.extend(FEATURE_NAMES);
+    out.write_record(&header)?;
+    for (i, f) in prepared.features.iter().enumerate() {
+        let split = if train.contains(&i) {
+            "train"
+        } else if validation.contains(&i) {
+            "validation"
+        } else {
+            "test"
+        };
+        let mut row = vec![
+            prepared.trans_nums[i].clone(),
+            split.to_owned(),
+            u8::from(prepared.labels[i]).to_string(),
+        ];
+        row.extend(f.iter().map(|v| v.to_string()));
+        out.write_record(&row)?;
+    }
+    out.flush()?;
+    println!(
+        "Wrote {} feature rows ({} features, {} rejected) to {}",
+        prepared.labels.len(),
+        FEATURE_NAMES.len(),
+        rejected,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn print_report(name: &str, r: &SliceReport) {
+    println!("  {name:<10} rows {:>8}  frauds {:>5}  PR-AUC {:.4}  ROC-AUC {:.4}  @threshold {:.4}: precision {:.4} recall {:.4} F1 {:.4}  (tp {} fp {} fn {} tn {})",
+        r.rows, r.frauds, r.pr_auc, r.roc_auc, r.threshold, r.precision, r.recall, r.f1,
+        r.confusion.tp, r.confusion.fp, r.confusion.fn_, r.confusion.tn);
+}
+
+/// Reads a model directory or artifact file.
+pub fn load_artifact(path: &Path) -> Result<ModelArtifact> {
+    let file = if path.is_dir() {
+        path.join(ARTIFACT_FILE)
+    } else {
+        path.to_owned()
+    };
+    let bytes = fs::read(&file).with_context(|| format!("cannot read model {}", file.display()))?;
+    ModelArtifact::from_bytes(&bytes)
+        .with_context(|| format!("cannot load model {}", file.display()))
+}
+
+/// Reads a CSV fully; rejected rows are written to `rejects` (line, trans_num, reason, raw).
+/// Returns the transactions, the SHA-256 of the file and the number rejected.
+fn load_csv(path: &Path, rejects: &Path) -> Result<(Vec<Transaction>, String, u64)> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let sha256 = sha256_hex(&bytes);
+    let bar = progress::bar(None, "reading");
+    let mut txs = Vec::new();
+    let mut rejected: Vec<Rejection> = Vec::new();
+    for row in CsvTransactions::new(bytes.as_slice())
+        .with_context(|| format!("cannot read {}", path.display()))?
+    {
+        match row? {
+            Ok(tx) => txs.push(tx),
+            Err(r) => rejected.push(r),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if !rejected.is_empty() {
+        create_parent(rejects)?;
+        let mut out = csv::Writer::from_path(rejects)
+            .with_context(|| format!("cannot create {}", rejects.display()))?;
+        out.write_record(["line", "trans_num", "reason", "raw"])?;
+        for r in &rejected {
+            out.write_record([
+                r.line.to_string(),
+                r.trans_num.clone().unwrap_or_default(),
+                r.reason.clone(),
+                r.raw.clone(),
+            ])?;
+        }
+        out.flush()?;
+        let shown = rejected
+            .iter()
+            .take(5)
+            .map(|r| format!("    {r}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        eprintln!(
+            "{} rows of {} rejected (written to {}), first ones:\n{shown}",
+            rejected.len(),
+            path.display(),
+            rejects.display()
+        );
+    }
+    if txs.is_empty() {
+        bail!("{} holds no valid transaction", path.display());
+    }
+    Ok((txs, sha256, rejected.len() as u64))
+}
+
+fn create_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
