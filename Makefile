@@ -13,15 +13,16 @@ OUT ?= out
 demo: build
 	bash scripts/demo.sh
 
-## The full test suite (what CI runs).
-test: lint unit
+## The full test suite (what CI runs): lints, then unit, property, real-data and
+## integration tests against the local services (started, and installed if missing).
+test: lint stack-up unit
 
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 unit:
-	cargo test --workspace --locked
+	eval "$$(bash localstack/stack.sh env)" && cargo test --workspace --locked
 
 build:
 	bash scripts/check-toolchain.sh

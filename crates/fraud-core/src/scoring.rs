@@ -87,3 +87,38 @@ pub fn decide(probability: f64, threshold: f64) -> Decision {
         Decision::Approve
     }
 }
+
+/// An alert for a blocked payment: what the notify function pushes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub trans_num: String,
+    pub cc_num: u64,
+    pub amt: f64,
+    pub merchant: String,
+    pub category: String,
+    /// Event time of the payment, `YYYY-MM-DD HH:MM:SS`.
+    pub trans_date_trans_time: String,
+    pub probability: f64,
+    pub threshold: f64,
+    pub model_version: String,
+}
+
+impl Alert {
+    /// The alert for a scored payment.
+    pub fn new(tx: &Transaction, score: &Score, threshold: f64) -> Self {
+        Alert {
+            trans_num: tx.trans_num.clone(),
+            cc_num: tx.cc_num,
+            amt: tx.amt,
+            merchant: tx.merchant.clone(),
+            category: tx.category.as_str().to_owned(),
+            trans_date_trans_time: tx
+                .trans_date_trans_time
+                .format(crate::schema::DATETIME_FORMAT)
+                .to_string(),
+            probability: score.probability,
+            threshold,
+            model_version: score.model_version.clone(),
+        }
+    }
+}

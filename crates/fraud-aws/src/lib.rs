@@ -1,0 +1,67 @@
+//! AWS adapters: S3 holds model artifacts (versioned, with a "current" pointer),
+//! training data and scored results; SQS carries alerts. Clients are built from the
+//! standard AWS configuration chain, so `AWS_ENDPOINT_URL` points them at LocalStack
+//! and nothing else changes between a laptop and AWS.
+#![forbid(unsafe_code)]
+
+mod model_store;
+mod queue;
+mod s3;
+
+pub use aws_config::SdkConfig;
+pub use aws_sdk_s3::Client as S3Client;
+pub use aws_sdk_sqs::Client as SqsClient;
+pub use model_store::{CurrentModel, ModelCache, ModelStore};
+pub use queue::AlertQueue;
+pub use s3::{get_bytes, put_bytes, s3_client, S3Uri};
+
+/// SQS client from the shared configuration.
+pub fn sqs_client(config: &aws_config::SdkConfig) -> SqsClient {
+    SqsClient::new(config)
+}
+
+/// Loads the AWS configuration (region, credentials, endpoint overrides) from the environment.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// Errors from S3 and SQS.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("`{0}` is not an S3 URI (expected s3://bucket/key)")]
+    BadUri(String),
+    #[error("S3 {operation} s3://{bucket}/{key} failed: {message}")]
+    S3 {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        message: String,
+    },
+    #[error("no model has been promoted yet (s3://{bucket}/{key} is missing): run the train function first")]
+    NoModel { bucket: String, key: String },
+    #[error("model {version} cannot be used: {source}")]
+    BadModel {
+        version: String,
+        source: fraud_core::ArtifactError,
+    },
+    #[error("SQS {operation} on {queue} failed: {message}")]
+    Sqs {
+        operation: &'static str,
+        queue: String,
+        message: String,
+    },
+}
+
+/// Full text of an SDK error, including the service's own message.
+pub(crate) fn describe<E: std::error::Error>(e: &E) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,90 @@
+//! Plain S3 object access with errors that name the object.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+
+use crate::{describe, AwsError};
+
+/// S3 client with path-style addressing (required by LocalStack, harmless on AWS).
+pub fn s3_client(config: &aws_config::SdkConfig) -> Client {
+    let conf = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(true)
+        .build();
+    Client::from_conf(conf)
+}
+
+/// `s3://bucket/key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Uri {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl std::str::FromStr for S3Uri {
+    type Err = AwsError;
+    fn from_str(s: &str) -> Result<Self, AwsError> {
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| AwsError::BadUri(s.to_owned()))?;
+        match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(S3Uri {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            }),
+            _ => Err(AwsError::BadUri(s.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for S3Uri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// Reads a whole object; `Ok(None)` when it does not exist.
+pub async fn get_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    let err = |message: String| AwsError::S3 {
+        operation: "GetObject",
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let body = out.body.collect().await.map_err(|e| err(describe(&e)))?;
+            Ok(Some(body.into_bytes().to_vec()))
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(err(describe(&e))),
+    }
+}
+
+/// Writes a whole object.
+pub async fn put_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<(), AwsError> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::S3 {
+            operation: "PutObject",
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: describe(&e),
+        })
+}

@@ -1,0 +1,500 @@
+//! `fraud-bridge`: the event source mappings AWS would run, for the local stack.
+//!
+//! LocalStack's community edition has no self-managed Kafka event source, and here it
+//! cannot run Lambda at all (no Docker), so locally our functions are served by
+//! `cargo lambda watch` behind the real Lambda Invoke API and this bridge plays the
+//! event source mapping's part, with the same semantics:
+//!
+//! - `kafka`: consume a topic in a consumer group, build a real `SelfManagedKafka`
+//!   event (base64 keys and values, records grouped by `topic-partition`), invoke the
+//!   function, retry the records it reports in `batchItemFailures` (or the whole batch
+//!   on a function error) with backoff, dead-letter what still fails after
+//!   `--max-retries`, and only then commit the offsets.
+//! - `sqs`: receive up to 10 messages, invoke with a real SQS event, delete the ones
+//!   not reported as failures; failures become visible again after the visibility
+//!   timeout, and the queue's redrive policy moves them to the DLQ after maxReceiveCount.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use aws_sdk_lambda::primitives::Blob;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use clap::{Args, Parser, Subcommand};
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "fraud-bridge",
+    version,
+    about = "Local event source mappings: Kafka → score, SQS → notify, via the Lambda Invoke API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Kafka topic → function (like a self-managed Kafka event source mapping).
+    Kafka(KafkaArgs),
+    /// SQS queue → function (like an SQS event source mapping with ReportBatchItemFailures).
+    Sqs(SqsArgs),
+    /// A webhook receiver for local runs: verifies each alert's HMAC signature and
+    /// appends it to a JSON-lines file.
+    WebhookSink(SinkArgs),
+}
+
+#[derive(Args)]
+struct SinkArgs {
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    addr: String,
+    /// HMAC key the notify function signs with.
+    #[arg(long, env = "WEBHOOK_SECRET")]
+    secret: String,
+    /// File the verified alerts are appended to.
+    #[arg(long, default_value = "out/alerts.jsonl")]
+    out: std::path::PathBuf,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Function to invoke.
+    #[arg(long)]
+    function: String,
+    /// Lambda Invoke API endpoint (`cargo lambda watch`, LocalStack, or unset for AWS).
+    #[arg(long, env = "LAMBDA_ENDPOINT_URL")]
+    lambda_endpoint: Option<String>,
+    /// Stop after this many seconds without messages (0 = run until interrupted).
+    #[arg(long, default_value_t = 0)]
+    idle_exit_secs: u64,
+}
+
+#[derive(Args)]
+struct KafkaArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:19092")]
+    brokers: String,
+    #[arg(long, default_value = "payments")]
+    topic: String,
+    #[arg(long, default_value = "fraud-score-bridge")]
+    group: String,
+    /// Most records per invocation.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// Longest wait to fill a batch.
+    #[arg(long, default_value_t = 200)]
+    max_wait_ms: u64,
+    /// Retries of failing records before they are dead-lettered.
+    #[arg(long, default_value_t = 3)]
+    max_retries: u32,
+    #[arg(long, default_value = "payments.dlq")]
+    dlq_topic: String,
+}
+
+#[derive(Args)]
+struct SqsArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, env = "FRAUD_ALERTS_QUEUE_URL")]
+    queue_url: String,
+    #[arg(long, default_value_t = 10)]
+    batch_size: i32,
+    /// Seconds a received message stays invisible (failed ones come back after it).
+    #[arg(long, default_value_t = 30)]
+    visibility_timeout: i32,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    fraud_lambda::init_tracing();
+    let cli = Cli::parse();
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    match cli.command {
+        Command::Kafka(args) => run_kafka(args, &aws).await,
+        Command::Sqs(args) => run_sqs(args, &aws).await,
+        Command::WebhookSink(args) => sink::run(args).await,
+    }
+}
+
+fn lambda_client(aws: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_lambda::Client {
+    let mut builder = aws_sdk_lambda::config::Builder::from(aws);
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    aws_sdk_lambda::Client::from_conf(builder.build())
+}
+
+/// Invokes a function; `Err` for a transport failure or a function error.
+async fn invoke(client: &aws_sdk_lambda::Client, function: &str, event: &Value) -> Result<Value> {
+    let out = client
+        .invoke()
+        .function_name(function)
+        .payload(Blob::new(serde_json::to_vec(event)?))
+        .send()
+        .await
+        .with_context(|| format!("invoking {function}"))?;
+    let body = out
+        .payload()
+        .map(|b| b.as_ref().to_vec())
+        .unwrap_or_default();
+    if let Some(kind) = out.function_error() {
+        bail!(
+            "{function} failed ({kind}): {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// Identifiers listed in a response's `batchItemFailures`.
+fn failed_items(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["itemIdentifier"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One Kafka record, owned, with what the event needs.
+#[derive(Clone)]
+struct Record {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+}
+
+impl Record {
+    fn from_message(m: &BorrowedMessage<'_>) -> Self {
+        Record {
+            topic: m.topic().to_owned(),
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp: m.timestamp().to_millis().unwrap_or(0),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec),
+        }
+    }
+
+    fn id(&self) -> String {
+        format!("{}-{}@{}", self.topic, self.partition, self.offset)
+    }
+}
+
+/// The event a self-managed Kafka event source mapping sends.
+fn kafka_event(brokers: &str, records: &[Record]) -> Value {
+    let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for r in records {
+        groups
+            .entry(format!("{}-{}", r.topic, r.partition))
+            .or_default()
+            .push(json!({
+                "topic": r.topic,
+                "partition": r.partition,
+                "offset": r.offset,
+                "timestamp": r.timestamp,
+                "timestampType": "CREATE_TIME",
+                "key": r.key.as_ref().map(|k| B64.encode(k)),
+                "value": r.value.as_ref().map(|v| B64.encode(v)),
+                "headers": [],
+            }));
+    }
+    json!({ "eventSource": "SelfManagedKafka", "bootstrapServers": brokers, "records": groups })
+}
+
+async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
+    let lambda = lambda_client(aws, args.common.lambda_endpoint.as_deref());
+    let consumer = fraud_kafka::consumer(&args.brokers, &args.group)?;
+    consumer.subscribe(&[&args.topic])?;
+    let producer = fraud_kafka::producer(&args.brokers)?;
+    tracing::info!(topic = %args.topic, group = %args.group, function = %args.common.function, "kafka bridge started");
+    let mut last_message = Instant::now();
+    let (mut invocations, mut records_total, mut dead) = (0u64, 0u64, 0u64);
+    loop {
+        let mut batch = Vec::new();
+        let deadline = Instant::now() + Duration::from_millis(args.max_wait_ms);
+        while batch.len() < args.batch_size {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match tokio::time::timeout(left, consumer.recv()).await {
+                Ok(Ok(m)) => batch.push(Record::from_message(&m)),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "kafka receive error");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            if args.common.idle_exit_secs > 0
+                && last_message.elapsed() > Duration::from_secs(args.common.idle_exit_secs)
+            {
+                break;
+            }
+            continue;
+        }
+        last_message = Instant::now();
+        records_total += batch.len() as u64;
+        let mut pending = batch;
+        let mut attempt = 0;
+        loop {
+            invocations += 1;
+            let outcome = invoke(
+                &lambda,
+                &args.common.function,
+                &kafka_event(&args.brokers, &pending),
+            )
+            .await;
+            let failed: Vec<String> = match &outcome {
+                Ok(response) => failed_items(response),
+                Err(e) => {
+                    tracing::warn!(error = %e, records = pending.len(), attempt, "invocation failed");
+                    pending.iter().map(Record::id).collect()
+                }
+            };
+            pending.retain(|r| failed.contains(&r.id()));
+            if pending.is_empty() {
+                break;
+            }
+            attempt += 1;
+            if attempt > args.max_retries {
+                let reason = match &outcome {
+                    Err(e) => format!(
+                        "{} failed after {attempt} attempts: {e}",
+                        args.common.function
+                    ),
+                    Ok(_) => format!(
+                        "{} reported the record as failed {attempt} times",
+                        args.common.function
+                    ),
+                };
+                let letters: Vec<_> = pending
+                    .iter()
+                    .map(|r| {
+                        fraud_kafka::DeadLetter::new(
+                            "bridge",
+                            &r.id(),
+                            reason.clone(),
+                            None,
+                            String::from_utf8_lossy(r.value.as_deref().unwrap_or_default())
+                                .into_owned(),
+                        )
+                    })
+                    .collect();
+                fraud_kafka::publish_dead_letters(&producer, &args.dlq_topic, &letters).await?;
+                dead += letters.len() as u64;
+                tracing::error!(records = letters.len(), reason = %reason, "records dead-lettered");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200 * (1 << attempt.min(6)))).await;
+        }
+        consumer.commit_consumer_state(CommitMode::Sync)?;
+    }
+    println!("kafka bridge: {records_total} records, {invocations} invocations of {}, {dead} dead-lettered", args.common.function);
+    Ok(())
+}
+
+async fn run_sqs(args: SqsArgs, aws: &aws_config::SdkConfig) -> Result<()> {
+    let lambda = lambda_client(aws, args.common.lambda_endpoint.as_deref());
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let arn = format!(
+        "arn:aws:sqs:{}:000000000000:{}",
+        aws.region().map(|r| r.to_string()).unwrap_or_default(),
+        args.queue_url.rsplit('/').next().unwrap_or_default()
+    );
+    tracing::info!(queue = %args.queue_url, function = %args.common.function, "sqs bridge started");
+    let mut last_message = Instant::now();
+    let (mut delivered, mut failed_total) = (0u64, 0u64);
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&args.queue_url)
+            .max_number_of_messages(args.batch_size.clamp(1, 10))
+            .wait_time_seconds(1)
+            .visibility_timeout(args.visibility_timeout)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .context("receiving from SQS")?;
+        let messages = out.messages();
+        if messages.is_empty() {
+            if args.common.idle_exit_secs > 0
+                && last_message.elapsed() > Duration::from_secs(args.common.idle_exit_secs)
+            {
+                break;
+            }
+            continue;
+        }
+        last_message = Instant::now();
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let attributes: serde_json::Map<String, Value> = m
+                    .attributes()
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": aws.region().map(|r| r.to_string()),
+                })
+            })
+            .collect();
+        let failed = match invoke(
+            &lambda,
+            &args.common.function,
+            &json!({ "Records": records }),
+        )
+        .await
+        {
+            Ok(response) => failed_items(&response),
+            Err(e) => {
+                tracing::warn!(error = %e, "invocation failed; every message will be retried");
+                messages
+                    .iter()
+                    .filter_map(|m| m.message_id().map(str::to_owned))
+                    .collect()
+            }
+        };
+        for m in messages {
+            if m.message_id()
+                .is_some_and(|id| failed.iter().any(|f| f == id))
+            {
+                failed_total += 1;
+                continue;
+            }
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(&args.queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .context("deleting a delivered message")?;
+                delivered += 1;
+            }
+        }
+    }
+    println!("sqs bridge: {delivered} messages delivered to {}, {failed_total} deliveries failed (retried by SQS)", args.common.function);
+    Ok(())
+}
+
+mod sink {
+    //! Receives webhook calls, checks the signature in constant time, keeps the alert.
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use anyhow::{Context, Result};
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::{get, post};
+    use axum::Router;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    struct Sink {
+        secret: String,
+        file: Mutex<std::fs::File>,
+        seen: Mutex<std::collections::HashSet<String>>,
+    }
+
+    fn valid(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(ts), Some(sig)) = (header("x-fraud-timestamp"), header("x-fraud-signature"))
+        else {
+            return false;
+        };
+        let Some(expected) = sig
+            .strip_prefix("sha256=")
+            .and_then(|h| hex::decode(h).ok())
+        else {
+            return false;
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+        mac.update(ts.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac.verify_slice(&expected).is_ok()
+    }
+
+    async fn receive(
+        State(sink): State<Arc<Sink>>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> StatusCode {
+        if !valid(&sink.secret, &headers, &body) {
+            return StatusCode::UNAUTHORIZED;
+        }
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if !sink.seen.lock().expect("not poisoned").insert(key) {
+            return StatusCode::OK; // duplicate delivery: acknowledged, not recorded twice
+        }
+        let mut file = sink.file.lock().expect("not poisoned");
+        if file
+            .write_all(&body)
+            .and_then(|_| file.write_all(b"\n"))
+            .is_err()
+        {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        StatusCode::OK
+    }
+
+    pub async fn run(args: super::SinkArgs) -> Result<()> {
+        if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&args.out)
+            .with_context(|| format!("cannot open {}", args.out.display()))?;
+        let sink = Arc::new(Sink {
+            secret: args.secret,
+            file: Mutex::new(file),
+            seen: Default::default(),
+        });
+        let app = Router::new()
+            .route("/alerts", post(receive))
+            .route("/health", get(|| async { "ok" }))
+            .with_state(sink);
+        let listener = tokio::net::TcpListener::bind(&args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {} (is it taken?)", args.addr))?;
+        tracing::info!(addr = %args.addr, out = %args.out.display(), "webhook sink listening on /alerts");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! Per-card feature state of the online scorer.
+//!
+//! The score function is stateless between invocations, but its features look back 30
+//! days per card. Before scoring a batch it loads the [`CardHistory`] of every card in
+//! the batch in one query, and afterwards writes them all back in one upsert, so a
+//! batch costs two round trips however many cards it touches.
+//!
+//! A save overwrites the stored history. Two invocations updating the same card at
+//! once would lose one's update; the score function avoids that by taking payments
+//! from Kafka partitioned by card, so one card is only ever scored by one consumer.
+
+use std::collections::HashMap;
+
+use fraud_core::features::CardHistory;
+use tokio_postgres::types::Json;
+use tokio_postgres::GenericClient;
+
+use crate::{cc_num_text, parse_cc_num, DbError};
+
+/// Card histories in PostgreSQL, over a connection or a transaction.
+pub struct CardStateStore<'a, C: GenericClient> {
+    client: &'a C,
+}
+
+impl<'a, C: GenericClient> CardStateStore<'a, C> {
+    pub fn new(client: &'a C) -> Self {
+        CardStateStore { client }
+    }
+
+    /// The stored histories of `cc_nums`, in one query. Cards never saved are absent
+    /// from the map (their history is empty).
+    pub async fn load(&self, cc_nums: &[u64]) -> Result<HashMap<u64, CardHistory>, DbError> {
+        if cc_nums.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys: Vec<String> = cc_nums.iter().copied().map(cc_num_text).collect();
+        let rows = self
+            .client
+            .query(
+                "SELECT cc_num::text, history FROM card_history
+                 WHERE cc_num = ANY($1::text[]::numeric[])",
+                &[&keys],
+            )
+            .await
+            .map_err(DbError::query("load card_history"))?;
+        rows.iter()
+            .map(|row| {
+                let cc_num = parse_cc_num(row.get(0), "card history")?;
+                let Json(history) =
+                    row.try_get::<_, Json<CardHistory>>(1)
+                        .map_err(|e| DbError::Corrupt {
+                            what: "card history",
+                            reason: format!("card {cc_num}: {}", crate::error::describe(&e)),
+                        })?;
+                Ok((cc_num, history))
+            })
+            .collect()
+    }
+
+    /// Stores the histories in one upsert. When a card appears more than once, its
+    /// last history wins.
+    pub async fn save(&self, histories: &[(u64, &CardHistory)]) -> Result<(), DbError> {
+        // One INSERT may not update the same row twice, so keep each card's last entry.
+        let mut last: HashMap<u64, usize> = HashMap::with_capacity(histories.len());
+        for (i, (cc_num, _)) in histories.iter().enumerate() {
+            last.insert(*cc_num, i);
+        }
+        let mut keys = Vec::with_capacity(last.len());
+        let mut values = Vec::with_capacity(last.len());
+        for (i, (cc_num, history)) in histories.iter().enumerate() {
+            if last[cc_num] == i {
+                keys.push(cc_num_text(*cc_num));
+                values.push(Json(*history));
+            }
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .execute(
+                "INSERT INTO card_history (cc_num, history, updated_at)
+                 SELECT cc_num::numeric, history, now()
+                 FROM UNNEST($1::text[], $2::jsonb[]) AS batch(cc_num, history)
+                 ON CONFLICT (cc_num) DO UPDATE
+                 SET history = EXCLUDED.history, updated_at = EXCLUDED.updated_at",
+                &[&keys, &values],
+            )
+            .await
+            .map_err(DbError::query("save card_history"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! The scored-transaction ledger: what makes the score function idempotent.
+//!
+//! Kafka delivers at least once, so a batch can arrive twice. Before acting on a batch
+//! the score function [`claim`](ScoredLedger::claim)s its transactions: the insert
+//! skips every `trans_num` already in the ledger and returns only the new ones, which
+//! are the only ones to count, alert on and add to card history.
+//!
+//! Claim inside the same transaction as [`CardStateStore::save`](crate::CardStateStore::save)
+//! (both accept a `tokio_postgres::Transaction`) so that the ledger and the card state
+//! commit or roll back together.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use fraud_core::scoring::{Decision, Score};
+use tokio_postgres::GenericClient;
+
+use crate::{cc_num_text, DbError};
+
+/// One scored payment as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredTransaction {
+    pub trans_num: String,
+    pub cc_num: u64,
+    /// When the payment happened (the transaction's `trans_date_trans_time`, as UTC).
+    pub event_time: DateTime<Utc>,
+    pub probability: f64,
+    pub decision: Decision,
+    pub model_version: String,
+}
+
+impl ScoredTransaction {
+    /// The ledger row of a score; `event_time` is
+    /// `transaction.trans_date_trans_time.and_utc()`.
+    pub fn new(score: &Score, event_time: DateTime<Utc>) -> ScoredTransaction {
+        ScoredTransaction {
+            trans_num: score.trans_num.clone(),
+            cc_num: score.cc_num,
+            event_time,
+            probability: score.probability,
+            decision: score.decision,
+            model_version: score.model_version.clone(),
+        }
+    }
+}
+
+/// The ledger, over a connection or a transaction.
+pub struct ScoredLedger<'a, C: GenericClient> {
+    client: &'a C,
+}
+
+impl<'a, C: GenericClient> ScoredLedger<'a, C> {
+    pub fn new(client: &'a C) -> Self {
+        ScoredLedger { client }
+    }
+
+    /// Records the rows and returns the `trans_num`s that were not in the ledger yet,
+    /// in input order, each once. One statement, whatever the batch size.
+    pub async fn claim(&self, rows: &[ScoredTransaction]) -> Result<Vec<String>, DbError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let trans_nums: Vec<&str> = rows.iter().map(|r| r.trans_num.as_str()).collect();
+        let cc_nums: Vec<String> = rows.iter().map(|r| cc_num_text(r.cc_num)).collect();
+        let event_times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.event_time).collect();
+        let probabilities: Vec<f64> = rows.iter().map(|r| r.probability).collect();
+        let decisions: Vec<&str> = rows.iter().map(|r| r.decision.as_str()).collect();
+        let versions: Vec<&str> = rows.iter().map(|r| r.model_version.as_str()).collect();
+        let inserted: HashSet<String> = self
+            .client
+            .query(
+                "INSERT INTO scored_transactions
+                     (trans_num, cc_num, event_time, probability, decision, model_version)
+                 SELECT trans_num, cc_num::numeric, event_time, probability, decision, model_version
+                 FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::float8[],
+                             $5::text[], $6::text[])
+                      AS batch(trans_num, cc_num, event_time, probability, decision, model_version)
+                 ON CONFLICT (trans_num) DO NOTHING
+                 RETURNING trans_num",
+                &[
+                    &trans_nums,
+                    &cc_nums,
+                    &event_times,
+                    &probabilities,
+                    &decisions,
+                    &versions,
+                ],
+            )
+            .await
+            .map_err(DbError::query("claim scored_transactions"))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        // RETURNING has no defined order; give the caller the batch's order.
+        let mut seen = HashSet::with_capacity(inserted.len());
+        Ok(rows
+            .iter()
+            .filter(|r| inserted.contains(&r.trans_num) && seen.insert(r.trans_num.as_str()))
+            .map(|r| r.trans_num.clone())
+            .collect())
+    }
+
+    /// Number of transactions in the ledger.
+    pub async fn count(&self) -> Result<u64, DbError> {
+        let count: i64 = self
+            .client
+            .query_one("SELECT count(*) FROM scored_transactions", &[])
+            .await
+            .map_err(DbError::query("count scored_transactions"))?
+            .get(0);
+        Ok(count.unsigned_abs())
+    }
+}

@@ -1,0 +1,330 @@
+//! The stores against the real local PostgreSQL: each test runs in a database of its
+//! own, created for it and dropped afterwards.
+
+use chrono::{TimeZone, Utc};
+use fraud_core::features::CardHistory;
+use fraud_core::scoring::Decision;
+use fraud_core::Transaction;
+use fraud_db::scratch::ScratchDatabase;
+use fraud_db::{
+    CardStateStore, DbError, RecordOutcome, RunStore, ScoredLedger, ScoredTransaction, TrainingRun,
+};
+use serde_json::json;
+
+/// A valid Sparkov payment, parsed like a Kafka message.
+fn transaction(cc_num: u64, trans_num: &str, time: &str, amt: f64) -> Transaction {
+    let message = json!({
+        "trans_date_trans_time": time,
+        "cc_num": cc_num,
+        "merchant": "fraud_Schmitt Inc",
+        "category": "gas_transport",
+        "amt": amt,
+        "first": "Robert",
+        "last": "Sanchez",
+        "gender": "M",
+        "street": "7314 Johnson Square Apt. 296",
+        "city": "Parkers Lake",
+        "state": "KY",
+        "zip": "42634",
+        "lat": 36.8347,
+        "long": -84.4436,
+        "city_pop": 1565,
+        "job": "Designer, industrial/product",
+        "dob": "1968-07-24",
+        "trans_num": trans_num,
+        "merch_lat": 35.945631,
+        "merch_long": -83.733495,
+    });
+    Transaction::from_json(message.to_string().as_bytes()).unwrap()
+}
+
+/// A history built by the real feature pipeline.
+fn history(cc_num: u64, payments: usize) -> CardHistory {
+    let mut h = CardHistory::default();
+    for i in 0..payments {
+        let time = format!("2019-01-0{} 1{i}:00:00", 1 + i % 5);
+        h.observe(&transaction(
+            cc_num,
+            &format!("t{cc_num}-{i}"),
+            &time,
+            10.0 + i as f64,
+        ));
+    }
+    assert_eq!(h.len(), payments);
+    h
+}
+
+fn run(model_version: &str) -> TrainingRun {
+    TrainingRun {
+        run_id: TrainingRun::run_id_for(model_version),
+        model_version: model_version.into(),
+        created_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
+        learner: "cart".into(),
+        data_uri: "s3://fraud-data/train.csv".into(),
+        data_sha256: "ab".repeat(32),
+        train_rows: 60_000,
+        validation_rows: 10_000,
+        test_rows: 30_000,
+        threshold: 0.42,
+        pr_auc: 0.81,
+        roc_auc: 0.99,
+        f1: 0.77,
+        params: json!({"learner": "cart", "n_trees": 300}),
+        metrics: json!({"test": {"pr_auc": 0.81}}),
+        artifact_uri: format!("s3://fraud-models/models/{model_version}/model.json"),
+        promoted: false,
+    }
+}
+
+fn scored(trans_num: &str, cc_num: u64) -> ScoredTransaction {
+    ScoredTransaction {
+        trans_num: trans_num.into(),
+        cc_num,
+        event_time: Utc.with_ymd_and_hms(2019, 1, 1, 6, 14, 0).unwrap(),
+        probability: 0.93,
+        decision: Decision::Block,
+        model_version: "20240501T120000Z-0badcafe".into(),
+    }
+}
+
+#[tokio::test]
+async fn recording_the_same_run_twice_keeps_one_row() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let runs = RunStore::new(&client);
+    let first = run("20240501T120000Z-0badcafe");
+
+    assert_eq!(
+        runs.record_run(&first).await.unwrap(),
+        RecordOutcome::Inserted
+    );
+    assert_eq!(
+        runs.record_run(&first).await.unwrap(),
+        RecordOutcome::Duplicate
+    );
+
+    assert_eq!(runs.list_runs(10).await.unwrap(), vec![first.clone()]);
+    assert_eq!(
+        runs.get_run(&first.model_version).await.unwrap(),
+        Some(first)
+    );
+}
+
+#[tokio::test]
+async fn retry_does_not_demote_a_promoted_run() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let runs = RunStore::new(&client);
+    let r = run("20240501T120000Z-0badcafe");
+    runs.record_run(&r).await.unwrap();
+    runs.mark_promoted(&r.model_version).await.unwrap();
+    runs.mark_promoted(&r.model_version).await.unwrap();
+
+    assert_eq!(runs.record_run(&r).await.unwrap(), RecordOutcome::Duplicate);
+    assert!(
+        runs.get_run(&r.model_version)
+            .await
+            .unwrap()
+            .unwrap()
+            .promoted
+    );
+}
+
+#[tokio::test]
+async fn promoting_an_unknown_version_says_so() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let err = RunStore::new(&client)
+        .mark_promoted("no-such-version")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DbError::UnknownRun(ref v) if v == "no-such-version"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn same_version_under_another_run_id_is_a_conflict() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let runs = RunStore::new(&client);
+    let original = run("20240501T120000Z-0badcafe");
+    runs.record_run(&original).await.unwrap();
+
+    let mut other_id = original.clone();
+    other_id.run_id = uuid::Uuid::new_v4();
+    let err = runs.record_run(&other_id).await.unwrap_err();
+    assert!(matches!(err, DbError::RunConflict { .. }), "{err}");
+
+    let mut other_version = original.clone();
+    other_version.model_version = "20240502T120000Z-0badcafe".into();
+    let err = runs.record_run(&other_version).await.unwrap_err();
+    assert!(matches!(err, DbError::RunConflict { .. }), "{err}");
+
+    assert_eq!(runs.list_runs(10).await.unwrap(), vec![original]);
+}
+
+#[tokio::test]
+async fn runs_are_listed_newest_first_up_to_the_limit() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let runs = RunStore::new(&client);
+    for day in 1..=3 {
+        let mut r = run(&format!("2024050{day}T120000Z-0badcafe"));
+        r.created_at = Utc.with_ymd_and_hms(2024, 5, day, 12, 0, 0).unwrap();
+        runs.record_run(&r).await.unwrap();
+    }
+    let listed: Vec<String> = runs
+        .list_runs(2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.model_version)
+        .collect();
+    assert_eq!(
+        listed,
+        ["20240503T120000Z-0badcafe", "20240502T120000Z-0badcafe"]
+    );
+    assert_eq!(
+        runs.get_run("20240509T000000Z-missing").await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn card_histories_round_trip() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let store = CardStateStore::new(&client);
+    let (a, b) = (
+        history(4_006_047_418_382, 3),
+        history(30_270_432_095_985, 5),
+    );
+    store
+        .save(&[(4_006_047_418_382, &a), (30_270_432_095_985, &b)])
+        .await
+        .unwrap();
+
+    let loaded = store
+        .load(&[4_006_047_418_382, 30_270_432_095_985, 1])
+        .await
+        .unwrap();
+    assert_eq!(loaded.len(), 2, "a card never saved is absent");
+    assert_eq!(loaded[&4_006_047_418_382], a);
+    assert_eq!(loaded[&30_270_432_095_985], b);
+}
+
+#[tokio::test]
+async fn saving_again_replaces_the_history_and_last_duplicate_wins() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let store = CardStateStore::new(&client);
+    let card = 4_006_047_418_382;
+    let (short, long, longer) = (history(card, 1), history(card, 4), history(card, 6));
+    store.save(&[(card, &short)]).await.unwrap();
+    store.save(&[(card, &long), (card, &longer)]).await.unwrap();
+
+    assert_eq!(store.load(&[card]).await.unwrap()[&card], longer);
+    assert!(store.load(&[]).await.unwrap().is_empty());
+    store.save(&[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn card_numbers_above_i64_max_round_trip() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let store = CardStateStore::new(&client);
+    let big = [i64::MAX as u64 + 1, 9_999_999_999_999_999_999, u64::MAX];
+    let histories: Vec<CardHistory> = big.iter().map(|&cc| history(cc, 2)).collect();
+    let pairs: Vec<(u64, &CardHistory)> = big.iter().copied().zip(&histories).collect();
+    store.save(&pairs).await.unwrap();
+
+    let loaded = store.load(&big).await.unwrap();
+    for (cc, h) in big.iter().zip(&histories) {
+        assert_eq!(&loaded[cc], h, "card {cc}");
+    }
+    let stored: Vec<String> = client
+        .query(
+            "SELECT cc_num::text AS digits FROM card_history ORDER BY cc_num",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        stored,
+        big.map(|cc| cc.to_string()),
+        "stored as the number itself"
+    );
+
+    let ledger = ScoredLedger::new(&client);
+    assert_eq!(
+        ledger.claim(&[scored("big", u64::MAX)]).await.unwrap(),
+        ["big"]
+    );
+}
+
+#[tokio::test]
+async fn redelivered_batch_claims_only_new_transactions() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let ledger = ScoredLedger::new(&client);
+    let first = [scored("a", 1), scored("b", 2)];
+    assert_eq!(ledger.claim(&first).await.unwrap(), ["a", "b"]);
+
+    // The same batch again, plus one new payment and a duplicate inside the batch.
+    let redelivered = [
+        scored("b", 2),
+        scored("c", 3),
+        scored("a", 1),
+        scored("c", 3),
+    ];
+    assert_eq!(ledger.claim(&redelivered).await.unwrap(), ["c"]);
+    assert!(ledger.claim(&first).await.unwrap().is_empty());
+    assert!(ledger.claim(&[]).await.unwrap().is_empty());
+    assert_eq!(ledger.count().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn ledger_and_card_state_roll_back_together() {
+    let db = ScratchDatabase::create().await;
+    let mut client = db.migrated().await;
+    let card = 4_006_047_418_382;
+    let h = history(card, 2);
+    {
+        let tx = client.transaction().await.unwrap();
+        assert_eq!(
+            ScoredLedger::new(&tx)
+                .claim(&[scored("a", card)])
+                .await
+                .unwrap(),
+            ["a"]
+        );
+        CardStateStore::new(&tx).save(&[(card, &h)]).await.unwrap();
+        tx.rollback().await.unwrap();
+    }
+    assert_eq!(ScoredLedger::new(&client).count().await.unwrap(), 0);
+    assert!(CardStateStore::new(&client)
+        .load(&[card])
+        .await
+        .unwrap()
+        .is_empty());
+
+    let tx = client.transaction().await.unwrap();
+    assert_eq!(
+        ScoredLedger::new(&tx)
+            .claim(&[scored("a", card)])
+            .await
+            .unwrap(),
+        ["a"]
+    );
+    CardStateStore::new(&tx).save(&[(card, &h)]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        CardStateStore::new(&client).load(&[card]).await.unwrap()[&card],
+        h
+    );
+}

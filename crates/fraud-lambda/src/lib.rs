@@ -1,0 +1,101 @@
+//! What every function's `main` shares: logging set up in one call (JSON lines in
+//! Lambda, readable text on a terminal) and typed environment variables whose errors
+//! name the variable and the value.
+#![forbid(unsafe_code)]
+
+use std::str::FromStr;
+
+/// A missing or malformed environment variable.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EnvError {
+    #[error("environment variable {name} is required ({help})")]
+    Missing {
+        name: &'static str,
+        help: &'static str,
+    },
+    #[error("environment variable {name}=`{value}` is invalid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// A required variable.
+pub fn required(name: &'static str, help: &'static str) -> Result<String, EnvError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(EnvError::Missing { name, help }),
+    }
+}
+
+/// An optional variable with a default.
+pub fn or_default(name: &'static str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// An optional variable parsed into `T`, with a default.
+pub fn parsed<T>(name: &'static str, default: T) -> Result<T, EnvError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|e: T::Err| EnvError::Invalid {
+            name,
+            value: v,
+            reason: e.to_string(),
+        }),
+        _ => Ok(default),
+    }
+}
+
+/// Structured logs: JSON lines when running in Lambda (`AWS_LAMBDA_FUNCTION_NAME` is
+/// set), human-readable otherwise. Level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder.json().flatten_event(true).without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A second call (tests) keeps the first subscriber.
+    let _ = result;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_number_names_variable_and_value() {
+        // Unique name: tests run in parallel and share the environment.
+        unsafe_free_set("FRAUD_LAMBDA_TEST_N", "ten");
+        let err = parsed::<u64>("FRAUD_LAMBDA_TEST_N", 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable FRAUD_LAMBDA_TEST_N=`ten` is invalid: invalid digit found in string"
+        );
+    }
+
+    #[test]
+    fn missing_required_variable_says_what_it_is_for() {
+        let err = required("FRAUD_LAMBDA_TEST_ABSENT", "the models bucket").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable FRAUD_LAMBDA_TEST_ABSENT is required (the models bucket)"
+        );
+    }
+
+    fn unsafe_free_set(name: &str, value: &str) {
+        // `std::env::set_var` is unsafe in edition 2024 only; this crate is 2021.
+        std::env::set_var(name, value);
+    }
+}

@@ -1,0 +1,340 @@
+//! The ingest function: on each schedule tick, fetch the payments API's current page,
+//! validate every row with the shared schema, and publish each valid payment to Kafka
+//! keyed by card with an idempotent producer, waiting for every delivery. Rejected rows
+//! and unusable pages go to the dead-letter topic with the reason and the raw record.
+//! Payments seen recently (same `trans_num`) are not republished.
+//!
+//! Invoked with `{"mode":"backfill","uri":"s3://bucket/key.csv"}` it streams a CSV from
+//! S3 into the topic instead.
+#![forbid(unsafe_code)]
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use fraud_core::api_frame::parse_body;
+use fraud_core::csv_input::CsvTransactions;
+use fraud_core::Transaction;
+use fraud_kafka::{publish_dead_letters, publish_transactions, DeadLetter, KafkaError};
+use fraud_lambda::{or_default, parsed, required, EnvError};
+use rdkafka::producer::FutureProducer;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+/// Settings, read once from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `PAYMENTS_API_URL`: base URL of the payments API (`/current-transactions` is appended).
+    pub api_url: String,
+    /// `KAFKA_BROKERS`: bootstrap servers.
+    pub brokers: String,
+    /// `KAFKA_TOPIC_PAYMENTS` (default `payments`).
+    pub topic: String,
+    /// `KAFKA_TOPIC_DLQ` (default `payments.dlq`).
+    pub dlq_topic: String,
+    /// `API_TIMEOUT_MS` per request (default 5000).
+    pub timeout: Duration,
+    /// `API_MAX_ATTEMPTS` (default 4).
+    pub max_attempts: u32,
+    /// `API_BACKOFF_MS`: first retry delay, doubled each time (default 200).
+    pub backoff: Duration,
+    /// `DEDUP_CAPACITY`: how many recent trans_nums are remembered (default 200000).
+    pub dedup_capacity: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, EnvError> {
+        Ok(Config {
+            api_url: required("PAYMENTS_API_URL", "base URL of the payments API")?,
+            brokers: required("KAFKA_BROKERS", "Kafka bootstrap servers")?,
+            topic: or_default("KAFKA_TOPIC_PAYMENTS", "payments"),
+            dlq_topic: or_default("KAFKA_TOPIC_DLQ", "payments.dlq"),
+            timeout: Duration::from_millis(parsed("API_TIMEOUT_MS", 5000)?),
+            max_attempts: parsed("API_MAX_ATTEMPTS", 4u32)?.max(1),
+            backoff: Duration::from_millis(parsed("API_BACKOFF_MS", 200)?),
+            dedup_capacity: parsed("DEDUP_CAPACITY", 200_000usize)?,
+        })
+    }
+}
+
+/// Why an ingest run failed (the invocation fails and is retried; nothing is lost
+/// because the page is fetched again and duplicates are skipped).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("payments API {url} failed after {attempts} attempts: {last}")]
+    Api {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error("{failed} of {total} payments could not be published: {first}")]
+    Publish {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+    #[error("dead-letter publish failed: {0}")]
+    DeadLetter(KafkaError),
+    #[error("backfill source: {0}")]
+    Source(String),
+}
+
+/// What the function was asked to do.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct IngestRequest {
+    /// `poll` (default; what the schedule sends) or `backfill`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Backfill source, `s3://bucket/key`.
+    #[serde(default)]
+    pub uri: Option<String>,
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestSummary {
+    pub source: String,
+    pub fetched: usize,
+    pub published: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+}
+
+/// Remembers recent trans_nums, oldest forgotten first.
+struct RecentIds {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl RecentIds {
+    fn insert(&mut self, id: String) {
+        if self.capacity == 0 || !self.set.insert(id.clone()) {
+            return;
+        }
+        self.order.push_back(id);
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+}
+
+/// The ingest function's state, kept across warm invocations.
+pub struct Ingestor {
+    http: reqwest::Client,
+    producer: FutureProducer,
+    s3: Option<fraud_aws::S3Client>,
+    config: Config,
+    recent: Mutex<RecentIds>,
+}
+
+impl Ingestor {
+    pub fn new(config: Config, s3: Option<fraud_aws::S3Client>) -> Result<Self, anyhow::Error> {
+        let http = reqwest::Client::builder().timeout(config.timeout).build()?;
+        let producer = fraud_kafka::producer(&config.brokers)?;
+        let recent = Mutex::new(RecentIds {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            capacity: config.dedup_capacity,
+        });
+        Ok(Ingestor {
+            http,
+            producer,
+            s3,
+            config,
+            recent,
+        })
+    }
+
+    /// Runs one request.
+    pub async fn handle(&self, request: IngestRequest) -> Result<IngestSummary, IngestError> {
+        match (request.mode.as_deref(), request.uri) {
+            (Some("backfill"), Some(uri)) => self.backfill(&uri).await,
+            (Some("backfill"), None) => Err(IngestError::Source("backfill needs `uri`".into())),
+            _ => self.poll().await,
+        }
+    }
+
+    /// Fetches one page from the payments API and publishes it.
+    pub async fn poll(&self) -> Result<IngestSummary, IngestError> {
+        let url = format!(
+            "{}/current-transactions",
+            self.config.api_url.trim_end_matches('/')
+        );
+        let body = self.fetch(&url).await?;
+        let mut summary = IngestSummary {
+            source: url.clone(),
+            ..IngestSummary::default()
+        };
+        let rows = match parse_body(&body) {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "payments API page rejected");
+                let raw = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]).into_owned();
+                let letter = DeadLetter::new("ingest", &url, e.to_string(), None, raw);
+                publish_dead_letters(&self.producer, &self.config.dlq_topic, &[letter])
+                    .await
+                    .map_err(IngestError::DeadLetter)?;
+                summary.rejected = 1;
+                return Ok(summary);
+            }
+        };
+        summary.fetched = rows.len();
+        let mut valid = Vec::new();
+        let mut letters = Vec::new();
+        for row in rows {
+            match row {
+                Ok(tx) => valid.push(tx),
+                Err(r) => letters.push(DeadLetter::new(
+                    "ingest",
+                    &url,
+                    format!("row {}: {}", r.line, r.reason),
+                    r.trans_num,
+                    r.raw,
+                )),
+            }
+        }
+        summary.rejected = letters.len();
+        if !letters.is_empty() {
+            publish_dead_letters(&self.producer, &self.config.dlq_topic, &letters)
+                .await
+                .map_err(IngestError::DeadLetter)?;
+        }
+        let (published, duplicates) = self.publish(valid).await?;
+        summary.published = published;
+        summary.duplicates = duplicates;
+        tracing::info!(
+            fetched = summary.fetched,
+            published,
+            duplicates,
+            rejected = summary.rejected,
+            "page ingested"
+        );
+        Ok(summary)
+    }
+
+    /// Streams a CSV from S3 into the topic.
+    pub async fn backfill(&self, uri: &str) -> Result<IngestSummary, IngestError> {
+        let location: fraud_aws::S3Uri = uri
+            .parse()
+            .map_err(|e: fraud_aws::AwsError| IngestError::Source(e.to_string()))?;
+        let s3 = self
+            .s3
+            .as_ref()
+            .ok_or_else(|| IngestError::Source("no S3 client configured".into()))?;
+        let bytes = fraud_aws::get_bytes(s3, &location.bucket, &location.key)
+            .await
+            .map_err(|e| IngestError::Source(e.to_string()))?
+            .ok_or_else(|| IngestError::Source(format!("{uri} does not exist")))?;
+        let reader = CsvTransactions::new(bytes.as_slice())
+            .map_err(|e| IngestError::Source(e.to_string()))?;
+        let mut summary = IngestSummary {
+            source: uri.to_owned(),
+            ..IngestSummary::default()
+        };
+        let mut chunk = Vec::new();
+        let mut letters = Vec::new();
+        for row in reader {
+            summary.fetched += 1;
+            match row.map_err(|e| IngestError::Source(e.to_string()))? {
+                Ok(tx) => chunk.push(tx),
+                Err(r) => letters.push(DeadLetter::new(
+                    "ingest",
+                    uri,
+                    format!("line {}: {}", r.line, r.reason),
+                    r.trans_num,
+                    r.raw,
+                )),
+            }
+            if chunk.len() == 5000 {
+                let (p, d) = self.publish(std::mem::take(&mut chunk)).await?;
+                summary.published += p;
+                summary.duplicates += d;
+            }
+        }
+        let (p, d) = self.publish(chunk).await?;
+        summary.published += p;
+        summary.duplicates += d;
+        summary.rejected = letters.len();
+        if !letters.is_empty() {
+            publish_dead_letters(&self.producer, &self.config.dlq_topic, &letters)
+                .await
+                .map_err(IngestError::DeadLetter)?;
+        }
+        tracing::info!(
+            source = uri,
+            published = summary.published,
+            rejected = summary.rejected,
+            "backfill done"
+        );
+        Ok(summary)
+    }
+
+    /// Publishes what was not seen recently; returns (published, duplicates skipped).
+    async fn publish(&self, txs: Vec<Transaction>) -> Result<(usize, usize), IngestError> {
+        let offered = txs.len();
+        let fresh: Vec<Transaction> = {
+            let recent = self.recent.lock().await;
+            let mut in_batch = HashSet::new();
+            txs.into_iter()
+                .filter(|tx| {
+                    !recent.set.contains(&tx.trans_num) && in_batch.insert(tx.trans_num.clone())
+                })
+                .collect()
+        };
+        let total = fresh.len();
+        let results = publish_transactions(&self.producer, &self.config.topic, &fresh).await;
+        let mut recent = self.recent.lock().await;
+        let mut failed = Vec::new();
+        for (tx, result) in fresh.iter().zip(results) {
+            match result {
+                Ok(()) => recent.insert(tx.trans_num.clone()),
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        if let Some(first) = failed.first() {
+            return Err(IngestError::Publish {
+                failed: failed.len(),
+                total,
+                first: first.clone(),
+            });
+        }
+        Ok((total, offered - total))
+    }
+
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, IngestError> {
+        let mut last = String::new();
+        for attempt in 1..=self.config.max_attempts {
+            match self.http.get(url).send().await {
+                Ok(r) if r.status().is_success() => match r.bytes().await {
+                    Ok(b) => return Ok(b.to_vec()),
+                    Err(e) => last = format!("reading the body: {e}"),
+                },
+                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                    return Err(IngestError::Api {
+                        url: url.to_owned(),
+                        attempts: attempt,
+                        last: format!("status {}", r.status()),
+                    });
+                }
+                Ok(r) => last = format!("status {}", r.status()),
+                Err(e) => last = e.to_string(),
+            }
+            tracing::warn!(attempt, error = %last, "payments API request failed");
+            if attempt < self.config.max_attempts {
+                tokio::time::sleep(
+                    self.config
+                        .backoff
+                        .saturating_mul(1 << (attempt - 1).min(10)),
+                )
+                .await;
+            }
+        }
+        Err(IngestError::Api {
+            url: url.to_owned(),
+            attempts: self.config.max_attempts,
+            last,
+        })
+    }
+}

@@ -1,0 +1,195 @@
+//! The notify function: each SQS message is one alert; each alert is POSTed to the
+//! webhook, signed with HMAC-SHA256, with a timeout and bounded retries (exponential
+//! backoff with jitter). Messages that still fail are reported as batch item failures,
+//! so SQS redelivers only those, and after the queue's maxReceiveCount moves them to
+//! the dead-letter queue.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use fraud_core::scoring::Alert;
+use fraud_lambda::{parsed, required, EnvError};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Header carrying `sha256=<hex HMAC of "<timestamp>.<body>">`.
+pub const SIGNATURE_HEADER: &str = "x-fraud-signature";
+/// Header carrying the signing time (epoch seconds), part of the signed text.
+pub const TIMESTAMP_HEADER: &str = "x-fraud-timestamp";
+/// Header the receiver can use to drop duplicate deliveries (the alert's trans_num).
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// Settings, read once from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `WEBHOOK_URL`: where alerts are POSTed.
+    pub webhook_url: String,
+    /// `WEBHOOK_SECRET`: HMAC key (in AWS: injected from Secrets Manager).
+    pub webhook_secret: String,
+    /// `WEBHOOK_TIMEOUT_MS` (default 3000).
+    pub timeout: Duration,
+    /// `WEBHOOK_MAX_ATTEMPTS` per invocation (default 3).
+    pub max_attempts: u32,
+    /// `WEBHOOK_BACKOFF_MS`: first retry delay, doubled each time (default 200).
+    pub backoff: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, EnvError> {
+        Ok(Config {
+            webhook_url: required("WEBHOOK_URL", "the URL alerts are POSTed to")?,
+            webhook_secret: required("WEBHOOK_SECRET", "the HMAC key that signs each alert")?,
+            timeout: Duration::from_millis(parsed("WEBHOOK_TIMEOUT_MS", 3000)?),
+            max_attempts: parsed("WEBHOOK_MAX_ATTEMPTS", 3u32)?.max(1),
+            backoff: Duration::from_millis(parsed("WEBHOOK_BACKOFF_MS", 200)?),
+        })
+    }
+}
+
+/// Why one alert was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("message body is not an alert: {0}")]
+    NotAnAlert(String),
+    #[error("webhook answered {status} (not retried: the request itself is refused)")]
+    Refused { status: u16 },
+    #[error("webhook failed after {attempts} attempts: {last}")]
+    Exhausted { attempts: u32, last: String },
+}
+
+/// Pushes alerts to the webhook.
+pub struct Notifier {
+    http: reqwest::Client,
+    config: Config,
+}
+
+impl Notifier {
+    pub fn new(config: Config) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(config.timeout).build()?;
+        Ok(Notifier { http, config })
+    }
+
+    /// Handles one SQS batch; the response lists the messages to be retried.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for record in event.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let body = record.body.unwrap_or_default();
+            match self.deliver(&body).await {
+                Ok(alert) => {
+                    tracing::info!(trans_num = %alert.trans_num, message_id = %id, "alert delivered")
+                }
+                Err(e) => {
+                    tracing::warn!(message_id = %id, error = %e, "alert not delivered; SQS will retry it");
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id;
+                    response.batch_item_failures.push(failure);
+                }
+            }
+        }
+        response
+    }
+
+    /// Delivers one alert (message body), retrying what can succeed later.
+    pub async fn deliver(&self, body: &str) -> Result<Alert, DeliveryError> {
+        let alert: Alert =
+            serde_json::from_str(body).map_err(|e| DeliveryError::NotAnAlert(e.to_string()))?;
+        let mut last = String::new();
+        for attempt in 1..=self.config.max_attempts {
+            let timestamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let signature = sign(&self.config.webhook_secret, timestamp, body.as_bytes());
+            let result = self
+                .http
+                .post(&self.config.webhook_url)
+                .header("content-type", "application/json")
+                .header(SIGNATURE_HEADER, signature)
+                .header(TIMESTAMP_HEADER, timestamp.to_string())
+                .header(IDEMPOTENCY_HEADER, &alert.trans_num)
+                .body(body.to_owned())
+                .send()
+                .await;
+            match result {
+                Ok(r) if r.status().is_success() => return Ok(alert),
+                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                    return Err(DeliveryError::Refused {
+                        status: r.status().as_u16(),
+                    })
+                }
+                Ok(r) => last = format!("status {}", r.status()),
+                Err(e) => last = e.to_string(),
+            }
+            if attempt < self.config.max_attempts {
+                tokio::time::sleep(backoff(self.config.backoff, attempt, &alert.trans_num)).await;
+            }
+        }
+        Err(DeliveryError::Exhausted {
+            attempts: self.config.max_attempts,
+            last,
+        })
+    }
+}
+
+/// Delay before retry `attempt` (1-based): base·2^(attempt−1), plus up to 50% jitter
+/// derived from the message so concurrent retries spread out.
+pub fn backoff(base: Duration, attempt: u32, key: &str) -> Duration {
+    let exp = base.saturating_mul(1 << (attempt - 1).min(10));
+    let hash = key.bytes().fold(u64::from(attempt), |h, b| {
+        h.wrapping_mul(31).wrapping_add(u64::from(b))
+    });
+    exp + exp.mul_f64((hash % 1000) as f64 / 2000.0)
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// `sha256=<hex>` signature of `"<timestamp>.<body>"`.
+pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a signature in constant time (for receivers, and our tests).
+pub fn verify(secret: &str, timestamp: u64, body: &[u8], signature: &str) -> bool {
+    let Some(hex_sig) = signature.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(expected) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_verifies_and_tampering_is_detected() {
+        let sig = sign("k", 1700000000, b"{\"a\":1}");
+        assert!(verify("k", 1700000000, b"{\"a\":1}", &sig));
+        assert!(!verify("k", 1700000000, b"{\"a\":2}", &sig));
+        assert!(!verify("other", 1700000000, b"{\"a\":1}", &sig));
+        assert!(!verify("k", 1700000001, b"{\"a\":1}", &sig));
+        assert!(!verify("k", 1700000000, b"{\"a\":1}", "sha256=zz"));
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_within_jitter_bounds() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..5 {
+            let d = backoff(base, attempt, "t1");
+            let exp = base * (1 << (attempt - 1));
+            assert!(d >= exp && d <= exp.mul_f64(1.5), "{attempt}: {d:?}");
+        }
+    }
+}

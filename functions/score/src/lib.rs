@@ -1,0 +1,418 @@
+//! The score function: one Kafka batch in (the event source mapping's
+//! `SelfManagedKafka`/MSK event); for every payment a fraud probability and a decision
+//! out, written to S3 (partitioned JSON lines), to the `payments.scored` topic, and,
+//! above the model's threshold, as an alert on the SQS alert queue.
+//!
+//! - The model comes from [`fraud_aws::ModelCache`]: loaded once per container, cached
+//!   in memory and `/tmp`, swapped when a new version is promoted.
+//! - Per-card history lives in Postgres (`card_history`), loaded and saved once per
+//!   batch. Payments are keyed by card, so one card is only ever in one partition and
+//!   one batch at a time: no two invocations write the same card concurrently.
+//! - Redelivery never double-counts: every `trans_num` is claimed in the
+//!   `scored_transactions` ledger inside the same database transaction that saves the
+//!   histories, after the side effects succeeded. A redelivered payment is recognised
+//!   and produces no second alert. The card history itself ignores a replayed `trans_num`.
+//! - A record that cannot be decoded or validated goes to the dead-letter topic with its
+//!   reason; only records that could not even be dead-lettered are reported back as
+//!   batch item failures.
+#![forbid(unsafe_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use base64::Engine;
+use fraud_aws::{AlertQueue, ModelCache, ModelStore};
+use fraud_core::features::CardHistory;
+use fraud_core::scoring::{decide, Alert, Decision, Score};
+use fraud_core::Transaction;
+use fraud_db::{CardStateStore, ScoredLedger, ScoredTransaction};
+use fraud_kafka::DeadLetter;
+use fraud_lambda::{or_default, parsed, required, EnvError};
+use rdkafka::producer::FutureProducer;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+/// Settings, read once from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `FRAUD_MODELS_BUCKET`: where models and the `current` pointer live.
+    pub models_bucket: String,
+    /// `FRAUD_RESULTS_BUCKET`: where scored results are written.
+    pub results_bucket: String,
+    /// `FRAUD_ALERTS_QUEUE_URL`: SQS queue for alerts.
+    pub alerts_queue_url: String,
+    /// `KAFKA_BROKERS`: for the scored and dead-letter topics.
+    pub brokers: String,
+    /// `KAFKA_TOPIC_SCORED` (default `payments.scored`).
+    pub scored_topic: String,
+    /// `KAFKA_TOPIC_DLQ` (default `payments.dlq`).
+    pub dlq_topic: String,
+    /// `DATABASE_URL`: Postgres holding card histories and the scored ledger.
+    pub database_url: String,
+    /// `MODEL_CHECK_SECS`: how often the current-model pointer is re-read (default 30).
+    pub model_check: Duration,
+    /// `MODEL_CACHE_DIR` (default `/tmp/fraud-models`).
+    pub cache_dir: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, EnvError> {
+        Ok(Config {
+            models_bucket: required("FRAUD_MODELS_BUCKET", "S3 bucket holding the models")?,
+            results_bucket: required("FRAUD_RESULTS_BUCKET", "S3 bucket for scored results")?,
+            alerts_queue_url: required("FRAUD_ALERTS_QUEUE_URL", "SQS queue URL for alerts")?,
+            brokers: required("KAFKA_BROKERS", "Kafka bootstrap servers")?,
+            scored_topic: or_default("KAFKA_TOPIC_SCORED", "payments.scored"),
+            dlq_topic: or_default("KAFKA_TOPIC_DLQ", "payments.dlq"),
+            database_url: required("DATABASE_URL", "Postgres connection URL")?,
+            model_check: Duration::from_secs(parsed("MODEL_CHECK_SECS", 30)?),
+            cache_dir: or_default("MODEL_CACHE_DIR", "/tmp/fraud-models"),
+        })
+    }
+}
+
+/// Why a whole batch failed (the event source retries it; nothing was committed).
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("no usable model: {0}")]
+    Model(fraud_aws::AwsError),
+    #[error("database: {0}")]
+    Db(#[from] fraud_db::DbError),
+    #[error("writing results: {0}")]
+    Results(fraud_aws::AwsError),
+    #[error("sending alerts: {0}")]
+    Alerts(String),
+    #[error("publishing to Kafka: {0}")]
+    Kafka(#[from] fraud_kafka::KafkaError),
+}
+
+/// One scored payment as written to S3 and the scored topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredRecord {
+    pub trans_num: String,
+    pub cc_num: u64,
+    pub trans_date_trans_time: String,
+    pub amt: f64,
+    pub category: String,
+    pub merchant: String,
+    pub probability: f64,
+    pub decision: Decision,
+    pub model_version: String,
+    pub scored_at: String,
+    /// Where the payment came from: `topic-partition@offset`.
+    pub source: String,
+    /// The label, when the payment carried one (replays of labelled data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_fraud: Option<bool>,
+}
+
+/// The function's answer: counts, and the records to retry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScoreResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+    pub received: usize,
+    pub scored: usize,
+    pub duplicates: usize,
+    pub alerts: usize,
+    pub dead_lettered: usize,
+    pub model_version: Option<String>,
+    /// S3 URI of the results file written for this batch.
+    pub results_uri: Option<String>,
+}
+
+/// A record to retry, identified as `topic-partition@offset`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// The score function's clients and caches, built once per container.
+pub struct Scorer {
+    config: Config,
+    models: ModelCache,
+    s3: fraud_aws::S3Client,
+    alerts: AlertQueue,
+    producer: FutureProducer,
+    db: Mutex<tokio_postgres::Client>,
+}
+
+/// `topic-partition@offset`.
+pub fn record_id(r: &KafkaRecord) -> String {
+    format!(
+        "{}-{}@{}",
+        r.topic.as_deref().unwrap_or("?"),
+        r.partition,
+        r.offset
+    )
+}
+
+impl Scorer {
+    /// Connects to everything; runs the database migrations.
+    pub async fn new(config: Config, aws: &fraud_aws::SdkConfig) -> Result<Self, anyhow::Error> {
+        let s3 = fraud_aws::s3_client(aws);
+        let models = ModelCache::new(
+            ModelStore::new(s3.clone(), config.models_bucket.clone()),
+            config.cache_dir.clone().into(),
+            config.model_check,
+        );
+        let alerts = AlertQueue::new(fraud_aws::sqs_client(aws), config.alerts_queue_url.clone());
+        let producer = fraud_kafka::producer(&config.brokers)?;
+        let mut db = fraud_db::connect(&config.database_url).await?;
+        fraud_db::migrate(&mut db).await?;
+        Ok(Scorer {
+            config,
+            models,
+            s3,
+            alerts,
+            producer,
+            db: Mutex::new(db),
+        })
+    }
+
+    /// Loads the current model now (cold start), so the first batch does not pay for it.
+    pub async fn warm_up(&self) -> Result<String, ScoreError> {
+        let model = self.models.get().await.map_err(ScoreError::Model)?;
+        Ok(model.version.clone())
+    }
+
+    /// Scores one Kafka batch.
+    pub async fn handle(&self, event: KafkaEvent) -> Result<ScoreResponse, ScoreError> {
+        let mut response = ScoreResponse::default();
+        let mut records: Vec<&KafkaRecord> = event.records.values().flatten().collect();
+        records.sort_by_key(|r| (r.partition, r.offset));
+        response.received = records.len();
+
+        // 1. Decode and validate; what fails goes to the dead-letter topic.
+        let mut payments: Vec<(Transaction, String)> = Vec::new();
+        let mut letters: Vec<(DeadLetter, String)> = Vec::new();
+        for r in &records {
+            let id = record_id(r);
+            let bytes = r
+                .value
+                .as_deref()
+                .map(|v| base64::engine::general_purpose::STANDARD.decode(v));
+            match bytes {
+                Some(Ok(bytes)) => match Transaction::from_json(&bytes) {
+                    Ok(tx) => payments.push((tx, id)),
+                    Err(e) => {
+                        let raw = String::from_utf8_lossy(&bytes).into_owned();
+                        letters.push((DeadLetter::new("score", &id, e.to_string(), None, raw), id));
+                    }
+                },
+                Some(Err(e)) => letters.push((
+                    DeadLetter::new(
+                        "score",
+                        &id,
+                        format!("value is not base64: {e}"),
+                        None,
+                        r.value.clone().unwrap_or_default(),
+                    ),
+                    id,
+                )),
+                None => letters.push((
+                    DeadLetter::new(
+                        "score",
+                        &id,
+                        "record has no value".into(),
+                        None,
+                        String::new(),
+                    ),
+                    id,
+                )),
+            }
+        }
+        for (letter, id) in &letters {
+            let sent = fraud_kafka::publish_dead_letters(
+                &self.producer,
+                &self.config.dlq_topic,
+                std::slice::from_ref(letter),
+            )
+            .await;
+            match sent {
+                Ok(()) => response.dead_lettered += 1,
+                Err(e) => {
+                    tracing::error!(record = %id, error = %e, "cannot dead-letter a record; asking for redelivery");
+                    response.batch_item_failures.push(ItemFailure {
+                        item_identifier: id.clone(),
+                    });
+                }
+            }
+        }
+        if payments.is_empty() {
+            return Ok(response);
+        }
+
+        // 2. Model and card histories.
+        let model = self.models.get().await.map_err(ScoreError::Model)?;
+        response.model_version = Some(model.version.clone());
+        payments.sort_by_key(|(tx, _)| tx.event_time());
+        let mut cards: Vec<u64> = payments.iter().map(|(tx, _)| tx.cc_num).collect();
+        cards.sort_unstable();
+        cards.dedup();
+        let mut db = self.db.lock().await;
+        let txn = db
+            .transaction()
+            .await
+            .map_err(|error| fraud_db::DbError::Query {
+                query: "begin",
+                error,
+            })?;
+        let mut histories: HashMap<u64, CardHistory> =
+            CardStateStore::new(&txn).load(&cards).await?;
+
+        // 3. Features (the shared pipeline) and scores. A replayed trans_num does not
+        //    change its card's history, so its features and score come out the same.
+        let now = chrono::Utc::now().to_rfc3339();
+        let mut candidates = Vec::with_capacity(payments.len());
+        for (tx, id) in &payments {
+            let features = histories.entry(tx.cc_num).or_default().observe(tx);
+            let probability = model.score(&features);
+            let score = Score {
+                trans_num: tx.trans_num.clone(),
+                cc_num: tx.cc_num,
+                amt: tx.amt,
+                probability,
+                decision: decide(probability, model.threshold),
+                model_version: model.version.clone(),
+            };
+            candidates.push((tx, id, score));
+        }
+
+        // 4. Claim in the ledger: only payments never scored before go on.
+        let rows: Vec<ScoredTransaction> = candidates
+            .iter()
+            .map(|(tx, _, score)| ScoredTransaction::new(score, tx.trans_date_trans_time.and_utc()))
+            .collect();
+        let fresh: HashSet<String> = ScoredLedger::new(&txn)
+            .claim(&rows)
+            .await?
+            .into_iter()
+            .collect();
+        let mut scored = Vec::with_capacity(fresh.len());
+        let mut alerts = Vec::new();
+        for (tx, id, score) in &candidates {
+            if !fresh.contains(&score.trans_num) {
+                response.duplicates += 1;
+                continue;
+            }
+            if score.decision == Decision::Block {
+                alerts.push(Alert::new(tx, score, model.threshold));
+            }
+            scored.push(ScoredRecord {
+                trans_num: tx.trans_num.clone(),
+                cc_num: tx.cc_num,
+                trans_date_trans_time: tx
+                    .trans_date_trans_time
+                    .format(fraud_core::schema::DATETIME_FORMAT)
+                    .to_string(),
+                amt: tx.amt,
+                category: tx.category.as_str().to_owned(),
+                merchant: tx.merchant.clone(),
+                probability: score.probability,
+                decision: score.decision,
+                model_version: model.version.clone(),
+                scored_at: now.clone(),
+                source: (*id).clone(),
+                is_fraud: tx.is_fraud,
+            });
+        }
+
+        // 5. Side effects; if any fails the transaction rolls back (claims included) and
+        //    the event source redelivers the batch.
+        if !scored.is_empty() {
+            response.results_uri = Some(self.write_results(&records, &scored).await?);
+            let sends = scored.iter().map(|s| {
+                let payload = serde_json::to_vec(s).expect("records serialize");
+                let key = s.cc_num.to_string();
+                let producer = &self.producer;
+                let topic = &self.config.scored_topic;
+                async move { fraud_kafka::publish(producer, topic, &key, &payload).await }
+            });
+            for result in futures::future::join_all(sends).await {
+                result?;
+            }
+            let messages: Vec<(String, String)> = alerts
+                .iter()
+                .map(|a| {
+                    (
+                        a.trans_num.clone(),
+                        serde_json::to_string(a).expect("alerts serialize"),
+                    )
+                })
+                .collect();
+            let failed = self
+                .alerts
+                .send(&messages)
+                .await
+                .map_err(|e| ScoreError::Alerts(e.to_string()))?;
+            if !failed.is_empty() {
+                return Err(ScoreError::Alerts(format!(
+                    "{} alerts were refused by SQS",
+                    failed.len()
+                )));
+            }
+        }
+
+        // 6. Card histories and ledger commit together.
+        let changed: Vec<(u64, &CardHistory)> = cards
+            .iter()
+            .filter_map(|c| histories.get(c).map(|h| (*c, h)))
+            .collect();
+        CardStateStore::new(&txn).save(&changed).await?;
+        txn.commit()
+            .await
+            .map_err(|error| fraud_db::DbError::Query {
+                query: "commit",
+                error,
+            })?;
+
+        response.scored = scored.len();
+        response.alerts = alerts.len();
+        tracing::info!(received = response.received, scored = response.scored, duplicates = response.duplicates, alerts = response.alerts, dead_lettered = response.dead_lettered, model_version = %model.version, "batch scored");
+        Ok(response)
+    }
+
+    /// One JSON-lines file per batch, under `results/dt=<day>/`, named by the batch's
+    /// first record so a redelivered batch overwrites rather than duplicates.
+    async fn write_results(
+        &self,
+        records: &[&KafkaRecord],
+        scored: &[ScoredRecord],
+    ) -> Result<String, ScoreError> {
+        let first = records
+            .first()
+            .map(|r| record_id(r))
+            .unwrap_or_default()
+            .replace('@', "-");
+        let day = scored[0]
+            .trans_date_trans_time
+            .get(..10)
+            .unwrap_or("unknown")
+            .to_owned();
+        let key = format!("results/dt={day}/batch-{first}.jsonl");
+        let mut body = Vec::new();
+        for s in scored {
+            serde_json::to_writer(&mut body, s).expect("records serialize");
+            body.push(b'\n');
+        }
+        fraud_aws::put_bytes(
+            &self.s3,
+            &self.config.results_bucket,
+            &key,
+            body,
+            "application/x-ndjson",
+        )
+        .await
+        .map_err(ScoreError::Results)?;
+        Ok(format!("s3://{}/{key}", self.config.results_bucket))
+    }
+
+    /// The model currently served (for tests and logs).
+    pub async fn model(&self) -> Result<Arc<fraud_core::ModelArtifact>, ScoreError> {
+        self.models.get().await.map_err(ScoreError::Model)
+    }
+}

@@ -1,0 +1,26 @@
+//! Lambda entry point of the score function (Kafka event source).
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use fraud_fn_score::{Config, Scorer};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    fraud_lambda::init_tracing();
+    let config = Config::from_env()?;
+    let aws = fraud_aws::aws_config().await;
+    let scorer = Scorer::new(config, &aws).await?;
+    // Cold start loads the model; a missing model is not fatal here (train may not
+    // have run yet): the first batch will fail and be retried until one is promoted.
+    match scorer.warm_up().await {
+        Ok(version) => tracing::info!(model_version = %version, "model ready"),
+        Err(e) => tracing::warn!(error = %e, "no model at start-up"),
+    }
+    let scorer = &scorer;
+    run(service_fn(
+        move |event: LambdaEvent<KafkaEvent>| async move {
+            Ok::<_, Error>(scorer.handle(event.payload).await?)
+        },
+    ))
+    .await
+}

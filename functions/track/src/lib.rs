@@ -1,0 +1,294 @@
+//! The track function: the training-run log's entry point.
+//!
+//! The train function invokes it with `{"run": <TrainingRun>}` after every training, and
+//! it records the run in PostgreSQL (idempotently: Lambda retries and re-sent events
+//! report `"duplicate": true` instead of adding a row). `{"action": "list", "limit": N}`
+//! returns the newest runs, for `fraudctl` and humans.
+//!
+//! Everything but the Lambda wiring lives here, so tests call [`handle`] directly
+//! against a real database.
+#![forbid(unsafe_code)]
+
+use fraud_db::{DbError, GenericClient, RecordOutcome, RunStore, TrainingRun};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Runs listed when a list request gives no `limit`.
+pub const DEFAULT_LIST_LIMIT: u32 = 20;
+/// Most runs one list request may return.
+pub const MAX_LIST_LIMIT: u32 = 500;
+
+/// The function's configuration, read once at cold start.
+#[derive(Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: where the training-run log lives.
+    pub database_url: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let database_url = lookup("DATABASE_URL")
+            .filter(|url| !url.trim().is_empty())
+            .ok_or(ConfigError::MissingDatabaseUrl)?;
+        Ok(Config { database_url })
+    }
+}
+
+impl std::fmt::Debug for Config {
+    // The URL holds the database password: never log it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A missing or unusable environment variable.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "environment variable DATABASE_URL is required: the PostgreSQL URL of the training-run \
+         log, e.g. postgres://fraud:fraud@127.0.0.1:55432/fraud for the local stack (`make stack-up`)"
+    )]
+    MissingDatabaseUrl,
+}
+
+/// What the function was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrackRequest {
+    /// `{"run": <TrainingRun>}`: record a training run.
+    Record(Box<TrainingRun>),
+    /// `{"action": "list", "limit": N}`: the `limit` newest runs.
+    List { limit: u32 },
+}
+
+impl TrackRequest {
+    /// Reads an invocation event. Errors name the offending field.
+    pub fn from_event(event: Value) -> Result<TrackRequest, TrackError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Event {
+            run: Option<Value>,
+            action: Option<String>,
+            limit: Option<Value>,
+        }
+        let bad = |reason: String| TrackError::BadEvent(reason);
+        let event: Event = serde_json::from_value(event).map_err(|e| bad(e.to_string()))?;
+        match (event.run, event.action.as_deref()) {
+            (Some(run), None | Some("record")) => {
+                if event.limit.is_some() {
+                    return Err(bad("`limit` applies to {\"action\": \"list\"} only".into()));
+                }
+                let run: TrainingRun =
+                    serde_json::from_value(run).map_err(|e| bad(format!("field `run`: {e}")))?;
+                Ok(TrackRequest::Record(Box::new(run)))
+            }
+            (None, Some("list")) => {
+                let limit = match event.limit {
+                    None => DEFAULT_LIST_LIMIT,
+                    Some(value) => value
+                        .as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .filter(|n| (1..=MAX_LIST_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "field `limit` must be a whole number from 1 to {MAX_LIST_LIMIT}, got {value}"
+                            ))
+                        })?,
+                };
+                Ok(TrackRequest::List { limit })
+            }
+            (Some(_), Some(action)) => Err(bad(format!(
+                "`run` goes with no action (or \"record\"), not with action `{action}`"
+            ))),
+            (None, Some(action)) => Err(bad(format!(
+                "unknown action `{action}`: expected \"list\" (or send {{\"run\": ...}} to record)"
+            ))),
+            (None, None) => Err(bad(
+                "expected {\"run\": <training run>} or {\"action\": \"list\", \"limit\": N}".into(),
+            )),
+        }
+    }
+}
+
+/// The function's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TrackResponse {
+    /// `{"run_id", "model_version", "recorded": true, "duplicate"}`.
+    Recorded {
+        run_id: Uuid,
+        model_version: String,
+        /// Always true: the run is in the log when this is returned.
+        recorded: bool,
+        /// True when the run was already recorded (a retry or a re-sent event).
+        duplicate: bool,
+    },
+    /// `{"runs": [...]}`, newest first.
+    Runs { runs: Vec<TrainingRun> },
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackError {
+    #[error("bad track event: {0}")]
+    BadEvent(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<TrackError> for lambda_runtime::Diagnostic {
+    fn from(error: TrackError) -> Self {
+        let error_type = match &error {
+            TrackError::BadEvent(_) => "BadEvent",
+            TrackError::Db(DbError::InvalidRun { .. }) => "InvalidRun",
+            TrackError::Db(DbError::RunConflict { .. }) => "RunConflict",
+            TrackError::Db(_) => "DatabaseError",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Handles one invocation event against the training-run log.
+pub async fn handle<C: GenericClient>(
+    client: &C,
+    event: Value,
+) -> Result<TrackResponse, TrackError> {
+    let runs = RunStore::new(client);
+    match TrackRequest::from_event(event)? {
+        TrackRequest::Record(run) => {
+            let outcome = runs.record_run(&run).await?;
+            let duplicate = outcome == RecordOutcome::Duplicate;
+            tracing::info!(
+                run_id = %run.run_id,
+                model_version = %run.model_version,
+                promoted = run.promoted,
+                duplicate,
+                "training run recorded"
+            );
+            Ok(TrackResponse::Recorded {
+                run_id: run.run_id,
+                model_version: run.model_version,
+                recorded: true,
+                duplicate,
+            })
+        }
+        TrackRequest::List { limit } => {
+            let runs = runs.list_runs(limit).await?;
+            tracing::info!(limit, returned = runs.len(), "training runs listed");
+            Ok(TrackResponse::Runs { runs })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_database_url_says_what_to_set() {
+        let err = Config::from_lookup(|_| None).unwrap_err();
+        assert_eq!(err, ConfigError::MissingDatabaseUrl);
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+        assert_eq!(
+            Config::from_lookup(|_| Some("  ".into())).unwrap_err(),
+            ConfigError::MissingDatabaseUrl
+        );
+    }
+
+    #[test]
+    fn config_debug_hides_the_password() {
+        let config =
+            Config::from_lookup(|_| Some("postgres://fraud:s3cret@db/fraud".into())).unwrap();
+        assert_eq!(config.database_url, "postgres://fraud:s3cret@db/fraud");
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn list_without_limit_uses_the_default() {
+        assert_eq!(
+            TrackRequest::from_event(json!({"action": "list"})).unwrap(),
+            TrackRequest::List {
+                limit: DEFAULT_LIST_LIMIT
+            }
+        );
+        assert_eq!(
+            TrackRequest::from_event(json!({"action": "list", "limit": 3})).unwrap(),
+            TrackRequest::List { limit: 3 }
+        );
+    }
+
+    #[test]
+    fn rejects_out_of_range_limit() {
+        for limit in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("10"),
+            json!(MAX_LIST_LIMIT + 1),
+        ] {
+            let err = TrackRequest::from_event(json!({"action": "list", "limit": limit}))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("field `limit`"), "{err}");
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_actions_and_fields() {
+        let err = TrackRequest::from_event(json!({"action": "delete"})).unwrap_err();
+        assert!(err.to_string().contains("unknown action `delete`"), "{err}");
+        let err = TrackRequest::from_event(json!({"action": "list", "lmit": 3})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `lmit`"), "{err}");
+        let err = TrackRequest::from_event(json!({})).unwrap_err();
+        assert!(err.to_string().contains("expected {\"run\""), "{err}");
+        let err = TrackRequest::from_event(json!([1, 2])).unwrap_err();
+        assert!(matches!(err, TrackError::BadEvent(_)), "{err}");
+    }
+
+    #[test]
+    fn run_missing_a_field_names_it() {
+        let err = TrackRequest::from_event(json!({"run": {"model_version": "v1"}})).unwrap_err();
+        assert!(
+            err.to_string().contains("field `run`: missing field"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn recorded_response_has_the_documented_shape() {
+        let response = TrackResponse::Recorded {
+            run_id: Uuid::nil(),
+            model_version: "v1".into(),
+            recorded: true,
+            duplicate: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            json!({
+                "run_id": "00000000-0000-0000-0000-000000000000",
+                "model_version": "v1",
+                "recorded": true,
+                "duplicate": false
+            })
+        );
+    }
+
+    #[test]
+    fn bad_event_is_reported_to_lambda_as_bad_event() {
+        let diagnostic = lambda_runtime::Diagnostic::from(TrackError::BadEvent("x".into()));
+        assert_eq!(diagnostic.error_type, "BadEvent");
+        assert_eq!(diagnostic.error_message, "bad track event: x");
+    }
+}

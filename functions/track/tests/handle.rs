@@ -1,0 +1,163 @@
+//! The track function's handler against the real local PostgreSQL: each test gets a
+//! freshly created, migrated database of its own, dropped afterwards.
+
+use fraud_db::scratch::ScratchDatabase;
+use fraud_db::{DbError, RunStore, TrainingRun};
+use fraud_fn_track::{handle, TrackError, TrackResponse};
+use serde_json::{json, Value};
+
+/// A run event as the train function sends it.
+fn run_event(model_version: &str, created_at: &str) -> Value {
+    json!({
+        "run": {
+            "run_id": TrainingRun::run_id_for(model_version),
+            "model_version": model_version,
+            "created_at": created_at,
+            "learner": "cart",
+            "data_uri": "s3://fraud-data/train.csv",
+            "data_sha256": "ab".repeat(32),
+            "train_rows": 60000,
+            "validation_rows": 10000,
+            "test_rows": 30000,
+            "threshold": 0.42,
+            "pr_auc": 0.81,
+            "roc_auc": 0.99,
+            "f1": 0.77,
+            "params": {"learner": "cart", "n_trees": 300},
+            "metrics": {"test": {"pr_auc": 0.81}},
+            "artifact_uri": format!("s3://fraud-models/models/{model_version}/model.json"),
+            "promoted": true
+        }
+    })
+}
+
+#[tokio::test]
+async fn records_a_run_and_reports_a_retry_as_duplicate() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let version = "20240501T120000Z-0badcafe";
+    let event = run_event(version, "2024-05-01T12:00:00Z");
+
+    let first = handle(&client, event.clone()).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&first).unwrap(),
+        json!({
+            "run_id": TrainingRun::run_id_for(version),
+            "model_version": version,
+            "recorded": true,
+            "duplicate": false
+        })
+    );
+    let retry = handle(&client, event).await.unwrap();
+    assert!(
+        matches!(
+            retry,
+            TrackResponse::Recorded {
+                duplicate: true,
+                ..
+            }
+        ),
+        "{retry:?}"
+    );
+
+    let stored = RunStore::new(&client).list_runs(10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].model_version, version);
+    assert!(stored[0].promoted);
+}
+
+#[tokio::test]
+async fn lists_recent_runs_newest_first() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    for day in 1..=3 {
+        let version = format!("2024050{day}T120000Z-0badcafe");
+        let created = format!("2024-05-0{day}T12:00:00Z");
+        handle(&client, run_event(&version, &created))
+            .await
+            .unwrap();
+    }
+
+    let listed = handle(&client, json!({"action": "list", "limit": 2}))
+        .await
+        .unwrap();
+    let TrackResponse::Runs { runs } = listed else {
+        panic!("expected runs, got {listed:?}");
+    };
+    let versions: Vec<&str> = runs.iter().map(|r| r.model_version.as_str()).collect();
+    assert_eq!(
+        versions,
+        ["20240503T120000Z-0badcafe", "20240502T120000Z-0badcafe"]
+    );
+
+    let all = handle(&client, json!({"action": "list"})).await.unwrap();
+    let json = serde_json::to_value(&all).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        json["runs"][0]["model_version"],
+        "20240503T120000Z-0badcafe"
+    );
+}
+
+#[tokio::test]
+async fn listing_an_empty_log_returns_no_runs() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let listed = handle(&client, json!({"action": "list"})).await.unwrap();
+    assert_eq!(serde_json::to_value(&listed).unwrap(), json!({"runs": []}));
+}
+
+#[tokio::test]
+async fn event_with_a_wrong_field_type_is_rejected_and_nothing_is_recorded() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let mut event = run_event("20240501T120000Z-0badcafe", "2024-05-01T12:00:00Z");
+    event["run"]["train_rows"] = json!(-5);
+
+    let err = handle(&client, event).await.unwrap_err();
+    assert!(matches!(err, TrackError::BadEvent(_)), "{err}");
+    assert!(err.to_string().contains("field `run`"), "{err}");
+    assert!(RunStore::new(&client)
+        .list_runs(10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn empty_artifact_uri_is_an_invalid_run() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let mut event = run_event("20240501T120000Z-0badcafe", "2024-05-01T12:00:00Z");
+    event["run"]["artifact_uri"] = json!("");
+
+    let err = handle(&client, event).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrackError::Db(DbError::InvalidRun {
+                field: "artifact_uri",
+                ..
+            })
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn same_version_with_another_run_id_is_a_conflict() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let event = run_event("20240501T120000Z-0badcafe", "2024-05-01T12:00:00Z");
+    handle(&client, event.clone()).await.unwrap();
+
+    let mut other = event;
+    other["run"]["run_id"] = json!("6f1c1d4e-3d0a-4c55-9d0b-0a5b5f6c7d8e");
+    let err = handle(&client, other).await.unwrap_err();
+    assert!(
+        matches!(err, TrackError::Db(DbError::RunConflict { .. })),
+        "{err}"
+    );
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "RunConflict");
+}

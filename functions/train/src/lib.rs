@@ -1,0 +1,268 @@
+//! The train function: reads one or more training CSVs from S3, trains and evaluates
+//! with the shared core (time-based split), stores the versioned artifact and its
+//! metrics in S3, promotes it to "current" only if it beats the current model on the
+//! same test slice (or when forced), and records the run through the track function.
+//! The run record is also written beside the artifact first, so it is never lost when
+//! tracking is unavailable.
+#![forbid(unsafe_code)]
+
+use aws_sdk_lambda::primitives::Blob;
+use fraud_aws::{ModelStore, S3Uri};
+use fraud_core::artifact::sha256_hex;
+use fraud_core::csv_input::CsvTransactions;
+use fraud_core::metrics::average_precision;
+use fraud_core::model::{ForestParams, Learner};
+use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
+use fraud_lambda::{or_default, parsed, required, EnvError};
+use serde::{Deserialize, Serialize};
+
+/// Settings, read once from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `FRAUD_MODELS_BUCKET`: where artifacts and the current pointer are written.
+    pub models_bucket: String,
+    /// `TRACK_FUNCTION_NAME`: the track function to record runs with (default `fraud-track`).
+    pub track_function: String,
+    /// `PROMOTE_MIN_IMPROVEMENT`: PR-AUC a new model must gain to be promoted (default 0).
+    pub min_improvement: f64,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, EnvError> {
+        Ok(Config {
+            models_bucket: required("FRAUD_MODELS_BUCKET", "S3 bucket for model artifacts")?,
+            track_function: or_default("TRACK_FUNCTION_NAME", "fraud-track"),
+            min_improvement: parsed("PROMOTE_MIN_IMPROVEMENT", 0.0)?,
+        })
+    }
+}
+
+/// A training request (Invoke API, Function URL, or Airflow).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainRequest {
+    /// Training CSVs, `s3://bucket/key` (Sparkov schema, labelled), concatenated in order.
+    pub data_uris: Vec<String>,
+    /// Promote even if the new model is not better.
+    #[serde(default)]
+    pub force: bool,
+    /// Number of trees (default 300).
+    #[serde(default)]
+    pub trees: Option<usize>,
+    /// Seed (default 42).
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// What a training run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainResponse {
+    pub model_version: String,
+    pub artifact_uri: String,
+    pub learner: String,
+    pub rows: u64,
+    pub frauds: u64,
+    pub rejected: u64,
+    pub test_pr_auc: f64,
+    pub test_roc_auc: f64,
+    pub test_f1: f64,
+    pub threshold: f64,
+    pub promoted: bool,
+    /// Why it was or was not promoted.
+    pub promotion_reason: String,
+    /// The previously current model and its PR-AUC on this run's test slice.
+    pub previous_version: Option<String>,
+    pub previous_test_pr_auc: Option<f64>,
+    pub run_uri: String,
+    pub tracked: bool,
+    pub train_seconds: f64,
+}
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("the request names no training data (`data_uris` is empty)")]
+    NoData,
+    #[error(transparent)]
+    Aws(#[from] fraud_aws::AwsError),
+    #[error("{uri}: {reason}")]
+    Data { uri: String, reason: String },
+    #[error(transparent)]
+    Train(#[from] fraud_core::train::TrainError),
+}
+
+/// The train function's clients.
+pub struct Trainer {
+    config: Config,
+    s3: fraud_aws::S3Client,
+    store: ModelStore,
+    lambda: aws_sdk_lambda::Client,
+}
+
+impl Trainer {
+    pub fn new(config: Config, aws: &fraud_aws::SdkConfig) -> Self {
+        let s3 = fraud_aws::s3_client(aws);
+        Trainer {
+            store: ModelStore::new(s3.clone(), config.models_bucket.clone()),
+            lambda: aws_sdk_lambda::Client::new(aws),
+            s3,
+            config,
+        }
+    }
+
+    pub async fn handle(&self, request: TrainRequest) -> Result<TrainResponse, TrainError> {
+        if request.data_uris.is_empty() {
+            return Err(TrainError::NoData);
+        }
+        // 1. Data.
+        let mut txs = Vec::new();
+        let mut all_bytes = Vec::new();
+        let mut rejected = 0u64;
+        for uri in &request.data_uris {
+            let location: S3Uri = uri.parse()?;
+            let bytes = fraud_aws::get_bytes(&self.s3, &location.bucket, &location.key)
+                .await?
+                .ok_or_else(|| TrainError::Data {
+                    uri: uri.clone(),
+                    reason: "object does not exist".into(),
+                })?;
+            let reader = CsvTransactions::new(bytes.as_slice()).map_err(|e| TrainError::Data {
+                uri: uri.clone(),
+                reason: e.to_string(),
+            })?;
+            for row in reader {
+                match row.map_err(|e| TrainError::Data {
+                    uri: uri.clone(),
+                    reason: e.to_string(),
+                })? {
+                    Ok(tx) => txs.push(tx),
+                    Err(r) => {
+                        rejected += 1;
+                        if rejected <= 20 {
+                            tracing::warn!(uri = %uri, line = r.line, reason = %r.reason, "training row rejected");
+                        }
+                    }
+                }
+            }
+            all_bytes.extend_from_slice(&bytes);
+        }
+        tracing::info!(rows = txs.len(), rejected, "training data loaded");
+
+        // 2. Train and evaluate (time split), choosing the learner on validation.
+        let base = ForestParams {
+            n_trees: request.trees.unwrap_or(ForestParams::default().n_trees),
+            seed: request.seed.unwrap_or(ForestParams::default().seed),
+            ..ForestParams::default()
+        };
+        let linfa = ForestParams {
+            learner: Learner::LinfaTrees,
+            max_depth: 12,
+            ..base.clone()
+        };
+        let prepared = prepare(txs)?;
+        let source = DataSource {
+            uri: request.data_uris.join(","),
+            sha256: sha256_hex(&all_bytes),
+        };
+        let split = TimeSplit::default();
+        let data = std::sync::Arc::new(prepared);
+        let artifact = {
+            let data = data.clone();
+            tokio::task::spawn_blocking(move || {
+                train_and_evaluate(&data, &source, &[base, linfa], split, &|| {})
+            })
+            .await
+            .expect("training does not panic")?
+        };
+        let artifact_uri = self.store.put(&artifact).await?;
+
+        // 3. Compare with the current model on the same test slice.
+        let [_, _, test] = split.ranges(data.labels.len());
+        let previous = self.store.current().await?;
+        let mut previous_score = None;
+        if let Some(p) = &previous {
+            match self.store.load(&p.version).await {
+                Ok(current) => {
+                    let scores = current.model.predict_many(&data.features[test.clone()]);
+                    previous_score = Some(average_precision(&data.labels[test.clone()], &scores));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the current model cannot be loaded; it will be replaced")
+                }
+            }
+        }
+        let new_score = artifact.metrics.test.pr_auc;
+        let (promoted, reason) = match previous_score {
+            _ if request.force => (true, "forced".to_owned()),
+            None => (true, "no usable current model".to_owned()),
+            Some(old) if new_score > old + self.config.min_improvement => (
+                true,
+                format!("test PR-AUC {new_score:.4} beats the current model's {old:.4}"),
+            ),
+            Some(old) => (
+                false,
+                format!("test PR-AUC {new_score:.4} does not beat the current model's {old:.4}"),
+            ),
+        };
+        if promoted {
+            self.store.promote(&artifact, &artifact_uri).await?;
+        }
+        tracing::info!(model_version = %artifact.version, promoted, reason = %reason, "training run finished");
+
+        // 4. Record the run: beside the artifact first, then through the track function.
+        let run = fraud_db::TrainingRun::from_artifact(&artifact, &artifact_uri, promoted);
+        let run_json = serde_json::to_vec_pretty(&run).expect("runs serialize");
+        let run_uri = self
+            .store
+            .put_beside(&artifact.version, "run.json", run_json)
+            .await?;
+        let tracked = self.track(&run).await;
+
+        Ok(TrainResponse {
+            model_version: artifact.version.clone(),
+            artifact_uri,
+            learner: artifact.model.params.learner.to_string(),
+            rows: artifact.training.rows,
+            frauds: artifact.training.frauds,
+            rejected,
+            test_pr_auc: new_score,
+            test_roc_auc: artifact.metrics.test.roc_auc,
+            test_f1: artifact.metrics.test.f1,
+            threshold: artifact.threshold,
+            promoted,
+            promotion_reason: reason,
+            previous_version: previous.map(|p| p.version),
+            previous_test_pr_auc: previous_score,
+            run_uri,
+            tracked,
+            train_seconds: artifact.training.train_seconds,
+        })
+    }
+
+    /// Invokes the track function; failures are logged, the run stays in S3.
+    async fn track(&self, run: &fraud_db::TrainingRun) -> bool {
+        let payload =
+            serde_json::to_vec(&serde_json::json!({ "run": run })).expect("runs serialize");
+        for attempt in 1..=3u32 {
+            let result = self
+                .lambda
+                .invoke()
+                .function_name(&self.config.track_function)
+                .payload(Blob::new(payload.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(out) if out.function_error().is_none() => return true,
+                Ok(out) => {
+                    let body = out
+                        .payload()
+                        .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
+                        .unwrap_or_default();
+                    tracing::warn!(attempt, error = %body, "track function returned an error");
+                }
+                Err(e) => tracing::warn!(attempt, error = %e, "cannot invoke the track function"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+        }
+        false
+    }
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The main job, end to end on the local stack:
+#   start services → build → train on generated data (train function, via the Lambda
+#   Invoke API) → stream payments from the payments API simulator through ingest →
+#   Kafka → score → S3 results + scored topic + SQS alerts → notify → webhook → summary.
+#
+# Usage: scripts/e2e.sh [--check]
+#   --check   also assert the ledger: every payment published is scored exactly once or
+#             dead-lettered, and every alert reached the webhook exactly once (exit 1 if not).
+# Env: CUSTOMERS (default 1000), DAYS (default 90), POLLS (default 20), BATCH (default 100),
+#      DATA (your own labelled CSV instead of generated data), OUT (default out/e2e).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CHECK=false
+[[ "${1:-}" == "--check" ]] && CHECK=true
+OUT="${OUT:-out/e2e}"
+CUSTOMERS="${CUSTOMERS:-1000}"
+DAYS="${DAYS:-90}"
+POLLS="${POLLS:-20}"
+BATCH="${BATCH:-100}"
+SIM_PORT="${SIM_PORT:-18000}"
+SINK_PORT="${SINK_PORT:-18001}"
+INVOKE_PORT="${INVOKE_PORT:-19001}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
+BIN="$CARGO_TARGET_DIR/debug"
+started=$SECONDS
+step() { printf '\n== %s\n' "$*"; }
+
+step "1. Local services (LocalStack, Kafka, PostgreSQL)"
+bash localstack/stack.sh up
+eval "$(bash localstack/stack.sh env)"
+RUN_ID="$(date +%s)-$$"
+rm -rf "$OUT"; mkdir -p "$OUT"
+
+step "2. Build (functions, simulator, bridge, CLI)"
+bash scripts/check-toolchain.sh
+cargo build --locked --bins 2>&1 | tail -n 2
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+wait_port() { # port name
+  for _ in $(seq 1 600); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "$2 did not open port $1; see $OUT/$2.log" >&2; exit 1
+}
+
+# A fresh consumer group, topic offsets and a per-run webhook secret.
+GROUP="fraud-score-$RUN_ID"
+export WEBHOOK_SECRET="local-$RUN_ID"
+cat > "$OUT/functions.env" <<ENV
+AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
+AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$INVOKE_PORT
+AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+AWS_REGION=$AWS_REGION
+AWS_EC2_METADATA_DISABLED=true
+KAFKA_BROKERS=$KAFKA_BROKERS
+DATABASE_URL=$DATABASE_URL
+FRAUD_MODELS_BUCKET=$FRAUD_MODELS_BUCKET
+FRAUD_RESULTS_BUCKET=$FRAUD_RESULTS_BUCKET
+FRAUD_ALERTS_QUEUE_URL=$FRAUD_ALERTS_QUEUE_URL
+PAYMENTS_API_URL=http://127.0.0.1:$SIM_PORT
+WEBHOOK_URL=http://127.0.0.1:$SINK_PORT/alerts
+WEBHOOK_SECRET=$WEBHOOK_SECRET
+MODEL_CHECK_SECS=5
+MODEL_CACHE_DIR=$PWD/$OUT/model-cache
+TRACK_FUNCTION_NAME=fraud-track
+RUST_LOG=info
+ENV
+
+step "3. Training data"
+if [[ -n "${DATA:-}" ]]; then
+  cp "$DATA" "$OUT/train.csv"
+else
+  "$BIN/fraudctl" generate --customers "$CUSTOMERS" --days "$DAYS" --seed 7 --out "$OUT/train.csv"
+fi
+aws s3 cp --quiet "$OUT/train.csv" "s3://$FRAUD_DATA_BUCKET/train/$RUN_ID.csv"
+echo "uploaded to s3://$FRAUD_DATA_BUCKET/train/$RUN_ID.csv"
+
+step "4. Functions behind the Lambda Invoke API (cargo lambda watch), simulator, webhook"
+"$BIN/fraud-bridge" webhook-sink --addr "127.0.0.1:$SINK_PORT" --secret "$WEBHOOK_SECRET" --out "$OUT/alerts.jsonl" > "$OUT/sink.log" 2>&1 &
+pids+=($!)
+"$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers "$CUSTOMERS" --start 2019-05-01 --seed 11 --include-label > "$OUT/sim.log" 2>&1 &
+pids+=($!)
+( set -a; . "$OUT/functions.env"; set +a
+  exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &
+pids+=($!)
+wait_port "$SINK_PORT" sink; wait_port "$SIM_PORT" sim; wait_port "$INVOKE_PORT" watch
+invoke() { # function payload-json outfile
+  local code
+  code=$(curl -sS -o "$3" -w '%{http_code}' -X POST "http://127.0.0.1:$INVOKE_PORT/2015-03-31/functions/$1/invocations" \
+    -H 'content-type: application/json' --data-binary "$2")
+  if [[ "$code" != 200 ]] || grep -q '"errorType"' "$3"; then
+    echo "$1 failed (HTTP $code): $(head -c 2000 "$3")" >&2; return 1
+  fi
+}
+
+step "5. Train (train function → S3 model + metrics → track → Postgres)"
+invoke fraud-train "{\"data_uris\":[\"s3://$FRAUD_DATA_BUCKET/train/$RUN_ID.csv\"],\"force\":true}" "$OUT/train.json"
+python3 -c '
+import json,sys; r=json.load(open(sys.argv[1]))
+print(f"  model {r[\"model_version\"]} ({r[\"learner\"]}) on {r[\"rows\"]} rows: test PR-AUC {r[\"test_pr_auc\"]:.4f}, F1 {r[\"test_f1\"]:.4f}; promoted: {r[\"promoted\"]} ({r[\"promotion_reason\"]}); tracked: {r[\"tracked\"]}")' "$OUT/train.json"
+
+step "6. Stream payments: payments API → ingest → Kafka ($POLLS polls of $BATCH)"
+published=0; rejected=0
+for i in $(seq 1 "$POLLS"); do
+  invoke fraud-ingest '{"source":"aws.events","detail-type":"Scheduled Event"}' "$OUT/ingest-$i.json"
+  p=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["published"])' "$OUT/ingest-$i.json")
+  r=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rejected"])' "$OUT/ingest-$i.json")
+  published=$((published + p)); rejected=$((rejected + r))
+done
+echo "  published $published payments ($rejected rejected to payments.dlq)"
+
+step "7. Score: Kafka → score (event-source bridge) → S3 results, payments.scored, SQS alerts"
+"$BIN/fraud-bridge" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
+  --group "$GROUP" --batch-size 200 --idle-exit-secs 8 2> "$OUT/bridge-kafka.log"
+
+step "8. Notify: SQS alerts → notify → webhook"
+"$BIN/fraud-bridge" sqs --function fraud-notify --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
+  --queue-url "$FRAUD_ALERTS_QUEUE_URL" --visibility-timeout 5 --idle-exit-secs 6 2> "$OUT/bridge-sqs.log"
+
+step "Summary"
+MODEL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model_version"])' "$OUT/train.json")
+psql_q() { psql "$DATABASE_URL" -At -c "$1"; }
+scored=$(psql_q "select count(*) from scored_transactions where model_version = '$MODEL'")
+blocked=$(psql_q "select count(*) from scored_transactions where model_version = '$MODEL' and decision = 'block'")
+alerts=$( [[ -f "$OUT/alerts.jsonl" ]] && wc -l < "$OUT/alerts.jsonl" || echo 0)
+results=$(aws s3 ls --recursive "s3://$FRAUD_RESULTS_BUCKET/results/" | wc -l)
+runs=$(psql_q "select count(*) from training_runs")
+printf '  payments published to Kafka: %s\n  scored (Postgres ledger):    %s\n  blocked → alerts sent:       %s\n  alerts received by webhook:  %s (signatures verified)\n  result files in S3:          %s\n  training runs tracked:       %s\n' \
+  "$published" "$scored" "$blocked" "$alerts" "$results" "$runs"
+if [[ -s "$OUT/alerts.jsonl" ]]; then
+  python3 - "$OUT/alerts.jsonl" "$OUT/train.csv" <<'PY'
+import json, sys
+alerts = [json.loads(l) for l in open(sys.argv[1])]
+print(f"  first alerts: " + "; ".join(f"{a['trans_num'][:8]}… ${a['amt']:.2f} {a['category']} p={a['probability']:.2f}" for a in alerts[:3]))
+PY
+fi
+echo "  logs and outputs in $OUT/ ; done in $((SECONDS - started)) s"
+
+if $CHECK; then
+  fail=0
+  [[ "$published" -gt 0 ]] || { echo "CHECK FAILED: nothing was published"; fail=1; }
+  [[ "$scored" -eq "$published" ]] || { echo "CHECK FAILED: published $published but scored $scored"; fail=1; }
+  [[ "$alerts" -eq "$blocked" ]] || { echo "CHECK FAILED: $blocked blocked but $alerts alerts delivered"; fail=1; }
+  [[ "$results" -gt 0 ]] || { echo "CHECK FAILED: no result files in S3"; fail=1; }
+  [[ "$runs" -gt 0 ]] || { echo "CHECK FAILED: no training run tracked"; fail=1; }
+  [[ $fail -eq 0 ]] && echo "e2e: 1 passed, 0 failed" || { echo "e2e: 0 passed, 1 failed"; exit 1; }
+fi
