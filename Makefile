@@ -7,15 +7,22 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo test lint unit build compare stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit e2e build compare stack-up stack-down stack-status clean
 
-## Set everything up and run the main job end to end.
-demo: build
+## Set everything up and run the main job end to end on the local stack.
+demo:
+	bash scripts/e2e.sh
+
+## The offline version: generate, train, score and evaluate with the CLI only.
+demo-offline: build
 	bash scripts/demo.sh
 
 ## The full test suite (what CI runs): lints, then unit, property, real-data and
 ## integration tests against the local services (started, and installed if missing).
-test: lint stack-up unit
+test: lint stack-up unit e2e
+
+e2e:
+	bash scripts/e2e.sh --check
 
 lint:
 	cargo fmt --all --check

@@ -50,8 +50,9 @@ wait_port() { # port name
   echo "$2 did not open port $1; see $OUT/$2.log" >&2; exit 1
 }
 
-# A fresh consumer group, topic offsets and a per-run webhook secret.
-GROUP="fraud-score-$RUN_ID"
+# One consumer group, like one event source mapping: it resumes where the last run
+# stopped, so each run scores only what it published. A per-run webhook secret.
+GROUP="fraud-score-bridge"
 export WEBHOOK_SECRET="local-$RUN_ID"
 cat > "$OUT/functions.env" <<ENV
 AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
@@ -86,7 +87,7 @@ echo "uploaded to s3://$FRAUD_DATA_BUCKET/train/$RUN_ID.csv"
 step "4. Functions behind the Lambda Invoke API (cargo lambda watch), simulator, webhook"
 "$BIN/fraud-bridge" webhook-sink --addr "127.0.0.1:$SINK_PORT" --secret "$WEBHOOK_SECRET" --out "$OUT/alerts.jsonl" > "$OUT/sink.log" 2>&1 &
 pids+=($!)
-"$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers "$CUSTOMERS" --start 2019-05-01 --seed 11 --include-label > "$OUT/sim.log" 2>&1 &
+"$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers "$CUSTOMERS" --start 2019-05-01 --seed "${SIM_SEED:-$(date +%s)}" --include-label > "$OUT/sim.log" 2>&1 &
 pids+=($!)
 ( set -a; . "$OUT/functions.env"; set +a
   exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &
@@ -103,9 +104,13 @@ invoke() { # function payload-json outfile
 
 step "5. Train (train function → S3 model + metrics → track → Postgres)"
 invoke fraud-train "{\"data_uris\":[\"s3://$FRAUD_DATA_BUCKET/train/$RUN_ID.csv\"],\"force\":true}" "$OUT/train.json"
-python3 -c '
-import json,sys; r=json.load(open(sys.argv[1]))
-print(f"  model {r[\"model_version\"]} ({r[\"learner\"]}) on {r[\"rows\"]} rows: test PR-AUC {r[\"test_pr_auc\"]:.4f}, F1 {r[\"test_f1\"]:.4f}; promoted: {r[\"promoted\"]} ({r[\"promotion_reason\"]}); tracked: {r[\"tracked\"]}")' "$OUT/train.json"
+python3 - "$OUT/train.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("  model %s (%s) on %d rows: test PR-AUC %.4f, F1 %.4f; promoted: %s (%s); tracked: %s"
+      % (r["model_version"], r["learner"], r["rows"], r["test_pr_auc"], r["test_f1"],
+         r["promoted"], r["promotion_reason"], r["tracked"]))
+PY
 
 step "6. Stream payments: payments API → ingest → Kafka ($POLLS polls of $BATCH)"
 published=0; rejected=0
@@ -133,7 +138,7 @@ blocked=$(psql_q "select count(*) from scored_transactions where model_version =
 alerts=$( [[ -f "$OUT/alerts.jsonl" ]] && wc -l < "$OUT/alerts.jsonl" || echo 0)
 results=$(aws s3 ls --recursive "s3://$FRAUD_RESULTS_BUCKET/results/" | wc -l)
 runs=$(psql_q "select count(*) from training_runs")
-printf '  payments published to Kafka: %s\n  scored (Postgres ledger):    %s\n  blocked → alerts sent:       %s\n  alerts received by webhook:  %s (signatures verified)\n  result files in S3:          %s\n  training runs tracked:       %s\n' \
+printf '  payments published to Kafka: %s\n  scored (Postgres ledger):    %s\n  blocked → alerts sent:       %s\n  alerts received by webhook:  %s (signatures verified)\n  result files in S3 (all runs): %s\n  training runs tracked:       %s\n' \
   "$published" "$scored" "$blocked" "$alerts" "$results" "$runs"
 if [[ -s "$OUT/alerts.jsonl" ]]; then
   python3 - "$OUT/alerts.jsonl" "$OUT/train.csv" <<'PY'

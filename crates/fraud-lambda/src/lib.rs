@@ -58,9 +58,13 @@ where
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    // Logs go to stderr, so a command's own output (summaries) stays clean on stdout.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         builder.json().flatten_event(true).without_time().try_init()
     } else {
