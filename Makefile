@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit e2e build compare stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e build compare stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -19,7 +19,15 @@ demo-offline: build
 
 ## The full test suite (what CI runs): lints, then unit, property, real-data and
 ## integration tests against the local services (started, and installed if missing).
-test: lint stack-up unit e2e
+test: lint stack-up unit template airflow-test e2e
+
+## SAM template: cfn-lint plus policy/shape tests (offline).
+template:
+	bash scripts/template-check.sh
+
+## Airflow DAGs: DagBag import and DAG runs against a fake Invoke API.
+airflow-test:
+	bash scripts/airflow.sh dagbag-test
 
 e2e:
 	bash scripts/e2e.sh --check

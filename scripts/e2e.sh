@@ -112,41 +112,59 @@ print("  model %s (%s) on %d rows: test PR-AUC %.4f, F1 %.4f; promoted: %s (%s);
          r["promoted"], r["promotion_reason"], r["tracked"]))
 PY
 
-step "6. Stream payments: payments API → ingest → Kafka ($POLLS polls of $BATCH)"
+step "6. Live: payments API → ingest → Kafka → score → S3 + payments.scored + SQS → notify → webhook"
+# The event source mappings run while ingest polls, as they would in AWS.
+"$BIN/fraud-bridge" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
+  --group "$GROUP" --batch-size 100 --max-wait-ms 100 --idle-exit-secs 15 > "$OUT/bridge-kafka.out" 2> "$OUT/bridge-kafka.log" &
+kafka_bridge=$!
+"$BIN/fraud-bridge" sqs --function fraud-notify --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
+  --queue-url "$FRAUD_ALERTS_QUEUE_URL" --visibility-timeout 5 --idle-exit-secs 15 > "$OUT/bridge-sqs.out" 2> "$OUT/bridge-sqs.log" &
+sqs_bridge=$!
 published=0; rejected=0
 for i in $(seq 1 "$POLLS"); do
   invoke fraud-ingest '{"source":"aws.events","detail-type":"Scheduled Event"}' "$OUT/ingest-$i.json"
-  p=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["published"])' "$OUT/ingest-$i.json")
-  r=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rejected"])' "$OUT/ingest-$i.json")
+  read -r p r < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["published"], d["rejected"])' "$OUT/ingest-$i.json")
   published=$((published + p)); rejected=$((rejected + r))
+  sleep 0.5
 done
-echo "  published $published payments ($rejected rejected to payments.dlq)"
-
-step "7. Score: Kafka → score (event-source bridge) → S3 results, payments.scored, SQS alerts"
-"$BIN/fraud-bridge" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
-  --group "$GROUP" --batch-size 200 --idle-exit-secs 8 2> "$OUT/bridge-kafka.log"
-
-step "8. Notify: SQS alerts → notify → webhook"
+echo "  ingest: $POLLS polls, $published payments published, $rejected rejected to payments.dlq"
+echo "  waiting for the pipeline to drain…"
+wait "$kafka_bridge" "$sqs_bridge"
+# Alerts from the last batches may arrive after the live SQS bridge went idle: drain them.
 "$BIN/fraud-bridge" sqs --function fraud-notify --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
-  --queue-url "$FRAUD_ALERTS_QUEUE_URL" --visibility-timeout 5 --idle-exit-secs 6 2> "$OUT/bridge-sqs.log"
+  --queue-url "$FRAUD_ALERTS_QUEUE_URL" --visibility-timeout 5 --idle-exit-secs 8 >> "$OUT/bridge-sqs.out" 2>> "$OUT/bridge-sqs.log"
+cat "$OUT/bridge-kafka.out" "$OUT/bridge-sqs.out" | sed 's/^/  /'
 
 step "Summary"
 MODEL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model_version"])' "$OUT/train.json")
 psql_q() { psql "$DATABASE_URL" -At -c "$1"; }
 scored=$(psql_q "select count(*) from scored_transactions where model_version = '$MODEL'")
 blocked=$(psql_q "select count(*) from scored_transactions where model_version = '$MODEL' and decision = 'block'")
-alerts=$( [[ -f "$OUT/alerts.jsonl" ]] && wc -l < "$OUT/alerts.jsonl" || echo 0)
+# Alerts of this run's model (a queue may still hold alerts of an earlier, interrupted run).
+alerts=$( [[ -f "$OUT/alerts.jsonl" ]] && grep -c "\"model_version\":\"$MODEL\"" "$OUT/alerts.jsonl" || echo 0)
 results=$(aws s3 ls --recursive "s3://$FRAUD_RESULTS_BUCKET/results/" | wc -l)
 runs=$(psql_q "select count(*) from training_runs")
-printf '  payments published to Kafka: %s\n  scored (Postgres ledger):    %s\n  blocked → alerts sent:       %s\n  alerts received by webhook:  %s (signatures verified)\n  result files in S3 (all runs): %s\n  training runs tracked:       %s\n' \
-  "$published" "$scored" "$blocked" "$alerts" "$results" "$runs"
-if [[ -s "$OUT/alerts.jsonl" ]]; then
-  python3 - "$OUT/alerts.jsonl" "$OUT/train.csv" <<'PY'
-import json, sys
-alerts = [json.loads(l) for l in open(sys.argv[1])]
-print(f"  first alerts: " + "; ".join(f"{a['trans_num'][:8]}… ${a['amt']:.2f} {a['category']} p={a['probability']:.2f}" for a in alerts[:3]))
+printf '  model version:               %s\n  payments published to Kafka: %s\n  rejected to payments.dlq:    %s\n  scored (Postgres ledger):    %s\n  blocked → alerts sent:       %s\n  alerts received by webhook:  %s (signatures verified)\n  result files in S3 (all runs): %s\n  training runs tracked:       %s\n' \
+  "$MODEL" "$published" "$rejected" "$scored" "$blocked" "$alerts" "$results" "$runs"
+aws s3 cp --quiet --recursive "s3://$FRAUD_RESULTS_BUCKET/results/" "$OUT/results/"
+python3 - "$OUT/results" "$OUT/alerts.jsonl" "$MODEL" <<'PY'
+import json, pathlib, statistics, sys
+results, alerts_file, model = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+rows = [json.loads(l) for f in results.rglob("*.jsonl") for l in f.open() if l.strip()]
+rows = [r for r in rows if r["model_version"] == model and r.get("is_fraud") is not None]
+tp = sum(1 for r in rows if r["decision"] == "block" and r["is_fraud"])
+fp = sum(1 for r in rows if r["decision"] == "block" and not r["is_fraud"])
+fn = sum(1 for r in rows if r["decision"] != "block" and r["is_fraud"])
+p = tp / (tp + fp) if tp + fp else 0.0
+rc = tp / (tp + fn) if tp + fn else 0.0
+print(f"  alerts vs is_fraud:          precision {p:.3f}, recall {rc:.3f} (tp {tp}, fp {fp}, fn {fn}; {len(rows)} labelled payments)")
+alerts = [json.loads(l) for l in alerts_file.open()] if alerts_file.exists() else []
+alerts = [a for a in alerts if a.get("model_version") == model]
+lat = sorted(a["received_at_ms"] - a["published_at_ms"] for a in alerts if a.get("published_at_ms"))
+if lat:
+    q = lambda x: lat[min(len(lat) - 1, int(x * len(lat)))]
+    print(f"  ingest → alert latency:      p50 {q(0.5)} ms, p99 {q(0.99)} ms, max {lat[-1]} ms ({len(lat)} alerts; local invoke API, debug build)")
 PY
-fi
 echo "  logs and outputs in $OUT/ ; done in $((SECONDS - started)) s"
 
 if $CHECK; then

@@ -457,10 +457,18 @@ mod sink {
         if !sink.seen.lock().expect("not poisoned").insert(key) {
             return StatusCode::OK; // duplicate delivery: acknowledged, not recorded twice
         }
+        // Keep the alert as sent, plus when it arrived (for ingest → alert latency).
+        let mut record: serde_json::Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => return StatusCode::BAD_REQUEST,
+        };
+        record["received_at_ms"] = serde_json::json!(chrono::Utc::now().timestamp_millis());
+        let line = serde_json::to_vec(&record).expect("JSON values serialize");
         let mut file = sink.file.lock().expect("not poisoned");
         if file
-            .write_all(&body)
+            .write_all(&line)
             .and_then(|_| file.write_all(b"\n"))
+            .and_then(|_| file.flush())
             .is_err()
         {
             return StatusCode::INTERNAL_SERVER_ERROR;

@@ -101,6 +101,10 @@ pub struct Alert {
     pub probability: f64,
     pub threshold: f64,
     pub model_version: String,
+    /// When the payment entered the pipeline (published to Kafka by ingest), epoch ms;
+    /// lets the receiver measure ingest → alert latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at_ms: Option<i64>,
 }
 
 impl Alert {
@@ -119,6 +123,7 @@ impl Alert {
             probability: score.probability,
             threshold,
             model_version: score.model_version.clone(),
+            published_at_ms: None,
         }
     }
 }

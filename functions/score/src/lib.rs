@@ -103,6 +103,8 @@ pub struct ScoredRecord {
     pub scored_at: String,
     /// Where the payment came from: `topic-partition@offset`.
     pub source: String,
+    /// When ingest published it to Kafka (the record's timestamp, epoch ms).
+    pub published_at_ms: i64,
     /// The label, when the payment carried one (replays of labelled data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_fraud: Option<bool>,
@@ -187,7 +189,8 @@ impl Scorer {
         response.received = records.len();
 
         // 1. Decode and validate; what fails goes to the dead-letter topic.
-        let mut payments: Vec<(Transaction, String)> = Vec::new();
+        // (payment, `topic-partition@offset`, producer timestamp in ms)
+        let mut payments: Vec<(Transaction, String, i64)> = Vec::new();
         let mut letters: Vec<(DeadLetter, String)> = Vec::new();
         for r in &records {
             let id = record_id(r);
@@ -197,7 +200,7 @@ impl Scorer {
                 .map(|v| base64::engine::general_purpose::STANDARD.decode(v));
             match bytes {
                 Some(Ok(bytes)) => match Transaction::from_json(&bytes) {
-                    Ok(tx) => payments.push((tx, id)),
+                    Ok(tx) => payments.push((tx, id, r.timestamp.0.timestamp_millis())),
                     Err(e) => {
                         let raw = String::from_utf8_lossy(&bytes).into_owned();
                         letters.push((DeadLetter::new("score", &id, e.to_string(), None, raw), id));
@@ -249,8 +252,8 @@ impl Scorer {
         // 2. Model and card histories.
         let model = self.models.get().await.map_err(ScoreError::Model)?;
         response.model_version = Some(model.version.clone());
-        payments.sort_by_key(|(tx, _)| tx.event_time());
-        let mut cards: Vec<u64> = payments.iter().map(|(tx, _)| tx.cc_num).collect();
+        payments.sort_by_key(|(tx, _, _)| tx.event_time());
+        let mut cards: Vec<u64> = payments.iter().map(|(tx, _, _)| tx.cc_num).collect();
         cards.sort_unstable();
         cards.dedup();
         let mut db = self.db.lock().await;
@@ -268,7 +271,7 @@ impl Scorer {
         //    change its card's history, so its features and score come out the same.
         let now = chrono::Utc::now().to_rfc3339();
         let mut candidates = Vec::with_capacity(payments.len());
-        for (tx, id) in &payments {
+        for (tx, id, published_at) in &payments {
             let features = histories.entry(tx.cc_num).or_default().observe(tx);
             let probability = model.score(&features);
             let score = Score {
@@ -279,13 +282,15 @@ impl Scorer {
                 decision: decide(probability, model.threshold),
                 model_version: model.version.clone(),
             };
-            candidates.push((tx, id, score));
+            candidates.push((tx, id, *published_at, score));
         }
 
         // 4. Claim in the ledger: only payments never scored before go on.
         let rows: Vec<ScoredTransaction> = candidates
             .iter()
-            .map(|(tx, _, score)| ScoredTransaction::new(score, tx.trans_date_trans_time.and_utc()))
+            .map(|(tx, _, _, score)| {
+                ScoredTransaction::new(score, tx.trans_date_trans_time.and_utc())
+            })
             .collect();
         let fresh: HashSet<String> = ScoredLedger::new(&txn)
             .claim(&rows)
@@ -294,13 +299,15 @@ impl Scorer {
             .collect();
         let mut scored = Vec::with_capacity(fresh.len());
         let mut alerts = Vec::new();
-        for (tx, id, score) in &candidates {
+        for (tx, id, published_at, score) in &candidates {
             if !fresh.contains(&score.trans_num) {
                 response.duplicates += 1;
                 continue;
             }
             if score.decision == Decision::Block {
-                alerts.push(Alert::new(tx, score, model.threshold));
+                let mut alert = Alert::new(tx, score, model.threshold);
+                alert.published_at_ms = Some(*published_at);
+                alerts.push(alert);
             }
             scored.push(ScoredRecord {
                 trans_num: tx.trans_num.clone(),
@@ -317,6 +324,7 @@ impl Scorer {
                 model_version: model.version.clone(),
                 scored_at: now.clone(),
                 source: (*id).clone(),
+                published_at_ms: *published_at,
                 is_fraud: tx.is_fraud,
             });
         }

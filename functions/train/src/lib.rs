@@ -39,6 +39,7 @@ impl Config {
 
 /// A training request (Invoke API, Function URL, or Airflow).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainRequest {
     /// Training CSVs, `s3://bucket/key` (Sparkov schema, labelled), concatenated in order.
     pub data_uris: Vec<String>,
@@ -51,6 +52,38 @@ pub struct TrainRequest {
     /// Seed (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
+}
+
+/// How a request arrived: directly (Invoke API, Airflow) or through the Function URL,
+/// which wraps it in an HTTP event and expects an HTTP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Invoke,
+    FunctionUrl,
+}
+
+impl TrainRequest {
+    /// Reads a request from either a direct invocation payload or a Function URL event
+    /// (JSON in `body`, base64 when `isBase64Encoded`).
+    pub fn from_event(event: serde_json::Value) -> Result<(TrainRequest, Caller), String> {
+        use base64::Engine;
+        if event.get("requestContext").is_some() && event.get("body").is_some() {
+            let body = event["body"].as_str().unwrap_or_default();
+            let bytes = if event["isBase64Encoded"].as_bool().unwrap_or(false) {
+                base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .map_err(|e| format!("request body is not base64: {e}"))?
+            } else {
+                body.as_bytes().to_vec()
+            };
+            let request = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("request body is not a training request: {e}"))?;
+            return Ok((request, Caller::FunctionUrl));
+        }
+        serde_json::from_value(event)
+            .map(|r| (r, Caller::Invoke))
+            .map_err(|e| format!("not a training request: {e}"))
+    }
 }
 
 /// What a training run produced.
@@ -264,5 +297,38 @@ impl Trainer {
             tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_direct_and_function_url_requests() {
+        let direct = serde_json::json!({"data_uris": ["s3://b/k.csv"], "force": true});
+        let (r, caller) = TrainRequest::from_event(direct).unwrap();
+        assert_eq!(
+            (r.data_uris.len(), r.force, caller),
+            (1, true, Caller::Invoke)
+        );
+
+        let url = serde_json::json!({
+            "requestContext": {"http": {"method": "POST"}},
+            "body": "eyJkYXRhX3VyaXMiOlsiczM6Ly9iL2suY3N2Il19",
+            "isBase64Encoded": true
+        });
+        let (r, caller) = TrainRequest::from_event(url).unwrap();
+        assert_eq!(
+            (r.data_uris, caller),
+            (vec!["s3://b/k.csv".to_owned()], Caller::FunctionUrl)
+        );
+    }
+
+    #[test]
+    fn a_misspelled_field_is_refused_with_its_name() {
+        let err =
+            TrainRequest::from_event(serde_json::json!({"data_uri": "s3://b/k"})).unwrap_err();
+        assert!(err.contains("data_uri"), "{err}");
     }
 }

@@ -1,0 +1,216 @@
+//! Single-core scoring throughput and cold start of the Rust path, for `bench/run.sh`.
+//!
+//! Loads a `model.json` written by `fraudctl train`, reads a Sparkov CSV, and scores it
+//! in event-time order on one thread the way the score function does: per payment,
+//! `CardHistory::observe` (through `CardHistories`) and then `ModelArtifact::score`.
+//! The rows are fed in batches of each requested size with fresh histories each time,
+//! and every batch is timed. Prints one JSON document on stdout.
+//!
+//! ```text
+//! cargo run --release -p fraud-core --example score_throughput -- \
+//!     --model out/model/model.json --data payments.csv [--batch-sizes 1,100,10000]
+//!     [--limit ROWS] [--first-only]
+//! ```
+//!
+//! `--first-only` stops after the first scored row: what a cold start costs (model read
+//! and validation dominate), measured from the start of `main`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use fraud_core::csv_input::read_transactions;
+use fraud_core::features::{featurize_in_time_order, CardHistories};
+use fraud_core::{ModelArtifact, Transaction};
+use serde_json::json;
+
+struct Args {
+    model: PathBuf,
+    data: PathBuf,
+    batch_sizes: Vec<usize>,
+    limit: Option<usize>,
+    first_only: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut model = None;
+    let mut data = None;
+    let mut batch_sizes = vec![1, 100, 10_000];
+    let mut limit = None;
+    let mut first_only = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--model" => model = Some(PathBuf::from(value("--model")?)),
+            "--data" => data = Some(PathBuf::from(value("--data")?)),
+            "--batch-sizes" => {
+                batch_sizes = value("--batch-sizes")?
+                    .split(',')
+                    .map(|s| s.trim().parse::<usize>().ok().filter(|&n| n > 0))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("--batch-sizes takes positive integers, comma-separated")?
+            }
+            "--limit" => {
+                limit = Some(
+                    value("--limit")?
+                        .parse()
+                        .map_err(|_| "--limit takes a row count")?,
+                )
+            }
+            "--first-only" => first_only = true,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(Args {
+        model: model.ok_or("--model PATH is required")?,
+        data: data.ok_or("--data CSV is required")?,
+        batch_sizes,
+        limit,
+        first_only,
+    })
+}
+
+/// CPU time of this thread so far, from `/proc/thread-self/stat` (user + system, in the
+/// kernel's 100 Hz ticks): unlike wall time it does not count time the thread spent
+/// waiting for a core on a busy machine. `None` off Linux.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Scores `txs` in batches of `batch` with fresh histories; returns the run's summary.
+fn run(artifact: &ModelArtifact, txs: &[Transaction], batch: usize) -> serde_json::Value {
+    let mut histories = CardHistories::default();
+    let mut latencies = Vec::with_capacity(txs.len() / batch + 1);
+    let mut checksum = 0.0;
+    let cpu_started = thread_cpu_seconds();
+    let started = Instant::now();
+    for chunk in txs.chunks(batch) {
+        let t = Instant::now();
+        for tx in chunk {
+            let features = histories.observe(tx);
+            checksum += artifact.score(&features);
+        }
+        latencies.push(t.elapsed().as_secs_f64());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_started.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
+    latencies.sort_by(f64::total_cmp);
+    json!({
+        "batch_size": batch,
+        "rows": txs.len(),
+        "seconds": seconds,
+        "records_per_s": txs.len() as f64 / seconds,
+        "cpu_seconds": cpu_seconds,
+        "records_per_cpu_s": cpu_seconds.map(|c| txs.len() as f64 / c),
+        "p50_batch_us": percentile(&latencies, 0.5) * 1e6,
+        "p99_batch_us": percentile(&latencies, 0.99) * 1e6,
+        "checksum": checksum,
+    })
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("score_throughput: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let bytes = match std::fs::read(&args.model) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", args.model.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let artifact = match ModelArtifact::from_bytes(&bytes) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("cannot load {}: {e}", args.model.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let load_seconds = started.elapsed().as_secs_f64();
+    let file = match std::fs::File::open(&args.data) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("cannot open {}: {e}", args.data.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let read = std::io::BufReader::new(file);
+    let mut txs = match read_transactions(read, |r| eprintln!("rejected: {r}")) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", args.data.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    txs.sort_by_key(Transaction::event_time);
+    if let Some(limit) = args.limit {
+        txs.truncate(limit);
+    }
+    let Some(first) = txs.first() else {
+        eprintln!("{} holds no valid transaction", args.data.display());
+        return ExitCode::FAILURE;
+    };
+    let probability = artifact.score(&CardHistories::default().observe(first));
+    let first_score_seconds = started.elapsed().as_secs_f64();
+    let nodes: usize = artifact.model.trees.iter().map(|t| t.len()).sum();
+    let mut report = json!({
+        "model": args.model.display().to_string(),
+        "model_bytes": bytes.len(),
+        "trees": artifact.model.trees.len(),
+        "nodes": nodes,
+        "load_seconds": load_seconds,
+        "first_score_seconds": first_score_seconds,
+        "first_probability": probability,
+        "rows": txs.len(),
+    });
+    if args.first_only {
+        println!("{report}");
+        return ExitCode::SUCCESS;
+    }
+    drop(bytes);
+
+    let runs: Vec<_> = args
+        .batch_sizes
+        .iter()
+        .map(|&b| run(&artifact, &txs, b))
+        .collect();
+
+    // Prediction alone, on features computed beforehand (what sklearn's batch
+    // `predict_proba` on an exported feature matrix measures).
+    let features = featurize_in_time_order(&txs);
+    let cpu_started = thread_cpu_seconds();
+    let t = Instant::now();
+    let checksum: f64 = features.iter().map(|f| artifact.score(f)).sum();
+    let predict_seconds = t.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_started.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
+    report["runs"] = json!(runs);
+    report["predict_only"] = json!({
+        "rows": features.len(),
+        "seconds": predict_seconds,
+        "records_per_s": features.len() as f64 / predict_seconds,
+        "cpu_seconds": cpu_seconds,
+        "records_per_cpu_s": cpu_seconds.map(|c| features.len() as f64 / c),
+        "checksum": checksum,
+    });
+    println!("{report}");
+    ExitCode::SUCCESS
+}

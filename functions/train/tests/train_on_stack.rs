@@ -1,0 +1,134 @@
+//! The train function against S3 on LocalStack: a first model is promoted, a worse one
+//! is stored but not promoted, `force` promotes anyway, and every run leaves its record
+//! beside the artifact. Needs `make stack-up`; fails (never skips) without it.
+
+use fraud_aws::ModelStore;
+use fraud_fn_train::{Config, TrainRequest, Trainer};
+use fraud_generator::{Generator, GeneratorConfig};
+
+fn set_stack_defaults() {
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            std::env::set_var(k, v);
+        }
+    }
+}
+
+#[tokio::test]
+async fn promotes_only_a_better_model_unless_forced() {
+    set_stack_defaults();
+    let aws = fraud_aws::aws_config().await;
+    let s3 = fraud_aws::s3_client(&aws);
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let bucket = format!("test-train-{suffix}");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot create bucket on LocalStack ({e:?}): run `make stack-up`")
+        });
+    let mut csv = Vec::new();
+    Generator::new(GeneratorConfig {
+        customers: 400,
+        days: 60,
+        ..GeneratorConfig::default()
+    })
+    .unwrap()
+    .write_csv(&mut csv, |_| {})
+    .unwrap();
+    fraud_aws::put_bytes(&s3, &bucket, "train/data.csv", csv, "text/csv")
+        .await
+        .unwrap();
+    let uri = format!("s3://{bucket}/train/data.csv");
+
+    let trainer = Trainer::new(
+        Config {
+            models_bucket: bucket.clone(),
+            // No track function here: the run must still be kept beside the artifact.
+            track_function: format!("absent-{suffix}"),
+            min_improvement: 0.0,
+        },
+        &aws,
+    );
+    let request = |trees: usize, force: bool| TrainRequest {
+        data_uris: vec![uri.clone()],
+        force,
+        trees: Some(trees),
+        seed: Some(3),
+    };
+
+    let first = trainer.handle(request(80, false)).await.unwrap();
+    assert!(first.promoted, "{}", first.promotion_reason);
+    assert!(first.test_pr_auc > 0.5, "PR-AUC {}", first.test_pr_auc);
+    assert!(!first.tracked);
+    let run = fraud_aws::get_bytes(
+        &s3,
+        &bucket,
+        &format!("models/{}/run.json", first.model_version),
+    )
+    .await
+    .unwrap()
+    .expect("run record beside the artifact");
+    let run: serde_json::Value = serde_json::from_slice(&run).unwrap();
+    assert_eq!(run["model_version"], first.model_version.as_str());
+
+    // One tree ranks worse on the same test slice: stored, not promoted.
+    let worse = trainer.handle(request(1, false)).await.unwrap();
+    assert!(!worse.promoted, "{}", worse.promotion_reason);
+    assert_eq!(
+        worse.previous_version.as_deref(),
+        Some(first.model_version.as_str())
+    );
+    assert!(worse.previous_test_pr_auc.unwrap() > worse.test_pr_auc);
+    let store = ModelStore::new(s3.clone(), bucket.clone());
+    assert_eq!(
+        store.current().await.unwrap().unwrap().version,
+        first.model_version
+    );
+    assert!(
+        store.load(&worse.model_version).await.is_ok(),
+        "the worse model is kept for audit"
+    );
+
+    let forced = trainer.handle(request(1, true)).await.unwrap();
+    assert!(forced.promoted);
+    assert_eq!(forced.promotion_reason, "forced");
+    assert_eq!(
+        store.current().await.unwrap().unwrap().version,
+        forced.model_version
+    );
+}
+
+#[tokio::test]
+async fn missing_training_data_is_a_clear_error() {
+    set_stack_defaults();
+    let aws = fraud_aws::aws_config().await;
+    let trainer = Trainer::new(
+        Config {
+            models_bucket: "fraud-models".into(),
+            track_function: "fraud-track".into(),
+            min_improvement: 0.0,
+        },
+        &aws,
+    );
+    let err = trainer
+        .handle(TrainRequest {
+            data_uris: vec!["s3://fraud-data/does/not/exist.csv".into()],
+            ..TrainRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "s3://fraud-data/does/not/exist.csv: object does not exist"
+    );
+    let err = trainer.handle(TrainRequest::default()).await.unwrap_err();
+    assert!(err.to_string().contains("`data_uris` is empty"));
+}

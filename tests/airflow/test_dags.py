@@ -1,0 +1,221 @@
+"""The three DAGs, run for real (`dag.test()`) against a fake Lambda Invoke API on
+127.0.0.1, so what the operators send and how the DAGs judge the answers is checked
+offline and quickly. Run through `scripts/airflow.sh dagbag-test` (migrated DB, env).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pendulum
+import pytest
+from airflow.models import DagBag, XCom
+from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
+from airflow.utils.state import DagRunState
+
+try:  # maps ab_user, so dag.test() can replace an earlier run of the same date
+    import airflow.providers.fab.auth_manager.models  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+DAGS = Path(__file__).resolve().parents[2] / "airflow" / "dags"
+DAG_IDS = {"fraud_ingest_score", "fraud_retrain", "fraud_notification_summary"}
+
+
+class FakeLambda:
+    """POST /2015-03-31/functions/<name>/invocations -> a canned answer per function."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[dict | list | str, bool]] = {}
+        self.calls: list[tuple[str, object, str]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                parts = self.path.split("/")
+                name = parts[3] if len(parts) > 4 and parts[4].startswith("invocations") else "?"
+                body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+                fake.calls.append((name, json.loads(body) if body else None, self.headers.get("x-amz-invocation-type", "")))
+                answer, error = fake.answers.get(name, ({"errorType": "ResourceNotFound", "errorMessage": name}, True))
+                data = (answer if isinstance(answer, str) else json.dumps(answer)).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                if error:
+                    self.send_header("x-amz-function-error", "Unhandled")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # the OS picks a free port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS), include_examples=False)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    f = FakeLambda()
+    conn = {"conn_type": "aws", "login": "test", "password": "test",
+            "extra": {"region_name": "us-east-1", "endpoint_url": f.endpoint}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    yield f
+    f.close()
+
+
+_clock = iter(range(1, 10_000))
+
+
+def run(dagbag: DagBag, dag_id: str, conf: dict | None = None):
+    # A fresh parse per run: in-process runs resolve the conf into the DAG's shared
+    # Param objects, so a second dag.test() on the same object would see the first conf.
+    dag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py"), include_examples=False).get_dag(dag_id)
+    for t in dag.tasks:  # no retry waits in tests
+        t.retries = 0
+    # a distinct logical date per run, so runs never collide across tests
+    when = pendulum.datetime(2025, 1, 1, tz="UTC") + timedelta(minutes=next(_clock)) + timedelta(
+        seconds=pendulum.now().int_timestamp % 86_400
+    )
+    return dag.test(execution_date=when, run_conf=conf)
+
+
+def xcom(dr, task_id: str, key: str = "return_value"):
+    return XCom.get_one(run_id=dr.run_id, dag_id=dr.dag_id, task_id=task_id, key=key)
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_dagbag_imports_the_three_dags(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == DAG_IDS
+
+
+def test_schedules_and_catchup(dagbag: DagBag) -> None:
+    assert dagbag.get_dag("fraud_ingest_score").schedule_interval == timedelta(minutes=5)
+    assert dagbag.get_dag("fraud_retrain").schedule_interval == "@weekly"
+    assert dagbag.get_dag("fraud_notification_summary").schedule_interval == "@daily"
+    for dag_id in DAG_IDS:
+        assert dagbag.get_dag(dag_id).catchup is False
+
+
+def test_invokes_are_synchronous_through_the_configured_connection(dagbag: DagBag) -> None:
+    for dag_id in DAG_IDS:
+        dag = dagbag.get_dag(dag_id)
+        invokes = [t for t in dag.tasks if getattr(t, "operator_class", type(t)) is LambdaInvokeFunctionOperator
+                   or isinstance(t, LambdaInvokeFunctionOperator)]
+        assert invokes, dag_id
+        for t in invokes:
+            kwargs = getattr(t, "partial_kwargs", None) or vars(t)
+            assert kwargs.get("invocation_type") == "RequestResponse", dag_id
+            assert kwargs.get("aws_conn_id") == "aws_default", dag_id
+            assert kwargs["botocore_config"]["retries"]["total_max_attempts"] == 1, dag_id
+
+
+# --------------------------------------------------------------------------- fraud_retrain
+
+TRAINED = {
+    "model_version": "20240601T000000Z-abc", "artifact_uri": "s3://fraud-models/models/x/model.json",
+    "learner": "cart", "rows": 1000, "frauds": 10, "rejected": 0, "test_pr_auc": 0.81,
+    "test_roc_auc": 0.97, "test_f1": 0.7, "threshold": 0.5, "promoted": True,
+    "promotion_reason": "forced", "previous_version": None, "previous_test_pr_auc": None,
+    "run_uri": "s3://fraud-models/models/x/run.json", "tracked": True, "train_seconds": 1.5,
+}
+
+
+def test_retrain_invokes_train_and_pushes_metrics(dagbag, fake, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_FRAUD_TRAIN_FUNCTION", "custom-train")  # name from a Variable
+    fake.answers["custom-train"] = (TRAINED, False)
+    dr = run(dagbag, "fraud_retrain", {"data_uris": ["s3://fraud-data/train/a.csv"], "force": True, "trees": 50})
+    assert dr.state == DagRunState.SUCCESS
+    assert fake.calls == [
+        ("custom-train", {"data_uris": ["s3://fraud-data/train/a.csv"], "force": True, "trees": 50}, "RequestResponse")
+    ]
+    metrics = xcom(dr, "evaluate")
+    assert metrics["test_pr_auc"] == 0.81 and metrics["model_version"] == TRAINED["model_version"]
+    assert xcom(dr, "evaluate", "test_pr_auc") == 0.81
+    assert xcom(dr, "evaluate", "promoted") is True
+
+
+def test_retrain_fails_below_min_pr_auc(dagbag, fake) -> None:
+    fake.answers["fraud-train"] = ({**TRAINED, "test_pr_auc": 0.42}, False)
+    dr = run(dagbag, "fraud_retrain", {"data_uris": ["s3://fraud-data/train/a.csv"]})
+    assert dr.state == DagRunState.FAILED
+    assert fake.calls[0][1] == {"data_uris": ["s3://fraud-data/train/a.csv"], "force": False}
+    assert run(dagbag, "fraud_retrain", {"data_uris": ["s3://d/a.csv"], "min_pr_auc": 0.4}).state == DagRunState.SUCCESS
+
+
+def test_retrain_fails_when_the_function_fails(dagbag, fake) -> None:
+    fake.answers["fraud-train"] = ({"errorType": "Data", "errorMessage": "object does not exist"}, True)
+    assert run(dagbag, "fraud_retrain", {"data_uris": ["s3://fraud-data/train/a.csv"]}).state == DagRunState.FAILED
+    # an error document without the FunctionError header is caught by the parser too
+    fake.answers["fraud-train"] = ({"errorType": "Data", "errorMessage": "x"}, False)
+    assert run(dagbag, "fraud_retrain", {"data_uris": ["s3://fraud-data/train/a.csv"]}).state == DagRunState.FAILED
+
+
+def test_retrain_needs_training_data(dagbag, fake) -> None:
+    fake.answers["fraud-train"] = (TRAINED, False)
+    assert run(dagbag, "fraud_retrain", {"data_uris": []}).state == DagRunState.FAILED
+    assert run(dagbag, "fraud_retrain", {"data_uris": ["/local/file.csv"]}).state == DagRunState.FAILED
+    assert fake.calls == []
+
+
+# --------------------------------------------------------------------------- fraud_ingest_score
+
+
+def test_ingest_polls_n_times_and_sums(dagbag, fake) -> None:
+    page = {"source": "http://api/current-transactions", "fetched": 7, "published": 5, "duplicates": 2, "rejected": 0}
+    fake.answers["fraud-ingest"] = (page, False)
+    dr = run(dagbag, "fraud_ingest_score", {"polls": 2})
+    assert dr.state == DagRunState.SUCCESS
+    assert [(c[0], c[1]["mode"]) for c in fake.calls] == [("fraud-ingest", "poll")] * 2
+    assert xcom(dr, "check_ingest") == {"invocations": 2, "fetched": 14, "published": 10, "duplicates": 4, "rejected": 0}
+
+
+def test_ingest_fails_on_error_or_bad_answer(dagbag, fake) -> None:
+    fake.answers["fraud-ingest"] = ({"errorType": "Api", "errorMessage": "payments API down"}, True)
+    assert run(dagbag, "fraud_ingest_score", {"polls": 1}).state == DagRunState.FAILED
+    fake.answers["fraud-ingest"] = ({"published": -1}, False)
+    assert run(dagbag, "fraud_ingest_score", {"polls": 1}).state == DagRunState.FAILED
+    fake.answers["fraud-ingest"] = ("not json", False)
+    assert run(dagbag, "fraud_ingest_score", {"polls": 1}).state == DagRunState.FAILED
+
+
+# --------------------------------------------------------------------------- fraud_notification_summary
+
+
+def test_summary_lists_recent_runs(dagbag, fake) -> None:
+    runs = [
+        {"model_version": "v2", "created_at": "2024-06-02T00:00:00Z", "learner": "cart", "train_rows": 900,
+         "pr_auc": 0.7, "f1": 0.6, "promoted": False},
+        {"model_version": "v1", "created_at": "2024-06-01T00:00:00Z", "learner": "cart", "train_rows": 800,
+         "pr_auc": 0.8, "f1": 0.65, "promoted": True},
+    ]
+    fake.answers["fraud-track"] = ({"runs": runs}, False)
+    dr = run(dagbag, "fraud_notification_summary")
+    assert dr.state == DagRunState.SUCCESS
+    assert fake.calls == [("fraud-track", {"action": "list", "limit": 20}, "RequestResponse")]
+    summary = xcom(dr, "summarize")
+    assert summary["runs"] == 2 and summary["latest_version"] == "v2"
+    assert summary["best_version"] == "v1" and summary["last_promoted_version"] == "v1"
+
+
+def test_summary_fails_on_error(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = ({"errorType": "DatabaseError", "errorMessage": "down"}, True)
+    assert run(dagbag, "fraud_notification_summary").state == DagRunState.FAILED
