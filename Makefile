@@ -23,14 +23,14 @@ test: lint stack-up unit template airflow-test e2e
 
 ## SAM template: cfn-lint plus policy/shape tests (offline).
 template:
-	bash scripts/template-check.sh
+	bash scripts/template-check.sh --localstack
 
 ## Airflow DAGs: DagBag import and DAG runs against a fake Invoke API.
 airflow-test:
 	bash scripts/airflow.sh dagbag-test
 
 e2e:
-	bash scripts/e2e.sh --check
+	AIRFLOW_CHECK=1 bash scripts/e2e.sh --check
 
 lint:
 	cargo fmt --all --check

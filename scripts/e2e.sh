@@ -167,8 +167,18 @@ if lat:
 PY
 echo "  logs and outputs in $OUT/ ; done in $((SECONDS - started)) s"
 
+if [[ "${AIRFLOW_CHECK:-0}" == 1 ]]; then
+  step "Airflow: the retrain DAG invokes the train function through the same Invoke API"
+  if bash scripts/airflow.sh dags-test-retrain "http://127.0.0.1:$INVOKE_PORT" "s3://$FRAUD_DATA_BUCKET/train/$RUN_ID.csv" 0.5; then
+    airflow_ok=true; echo "  fraud_retrain: success"
+  else
+    airflow_ok=false; echo "  fraud_retrain: FAILED"
+  fi
+fi
+
 if $CHECK; then
   fail=0
+  [[ "${airflow_ok:-true}" == true ]] || { echo "CHECK FAILED: the Airflow retrain DAG failed"; fail=1; }
   [[ "$published" -gt 0 ]] || { echo "CHECK FAILED: nothing was published"; fail=1; }
   [[ "$scored" -eq "$published" ]] || { echo "CHECK FAILED: published $published but scored $scored"; fail=1; }
   [[ "$alerts" -eq "$blocked" ]] || { echo "CHECK FAILED: $blocked blocked but $alerts alerts delivered"; fail=1; }
