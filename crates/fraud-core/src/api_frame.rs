@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Rejection;
-use crate::schema::{json_scalar_text, Transaction, API_TIME_COLUMN};
+use crate::schema::{json_scalar_text, Transaction, API_TIME_COLUMN, REQUIRED_COLUMNS};
 
 /// Largest response body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -118,30 +118,10 @@ fn parse_row(columns: &[String], row: &[serde_json::Value]) -> Result<Transactio
     .map_err(|e| e.to_string())
 }
 
-/// Columns the API sends, in order (Sparkov columns without the two time columns,
-/// then `current_time`).
-pub const API_COLUMNS: [&str; 20] = [
-    "cc_num",
-    "merchant",
-    "category",
-    "amt",
-    "first",
-    "last",
-    "gender",
-    "street",
-    "city",
-    "state",
-    "zip",
-    "lat",
-    "long",
-    "city_pop",
-    "job",
-    "dob",
-    "trans_num",
-    "merch_lat",
-    "merch_long",
-    API_TIME_COLUMN,
-];
+/// Columns the API sends, in order: the required Sparkov columns, then `current_time`.
+pub fn api_columns() -> impl Iterator<Item = &'static str> {
+    REQUIRED_COLUMNS.into_iter().chain([API_TIME_COLUMN])
+}
 
 /// Encodes transactions the way the reference API does: a JSON string holding the split
 /// frame. `is_fraud` is added as the last column when `include_label` is set (useful for
@@ -151,7 +131,7 @@ pub fn encode_body<'a>(
     first_index: u64,
     include_label: bool,
 ) -> Vec<u8> {
-    let mut columns: Vec<String> = API_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+    let mut columns: Vec<String> = api_columns().map(str::to_owned).collect();
     if include_label {
         columns.push("is_fraud".into());
     }

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::{RecordError, Rejection};
-use crate::schema::{Transaction, API_TIME_COLUMN, COLUMNS};
+use crate::schema::{Transaction, API_TIME_COLUMN, COLUMNS, REQUIRED_COLUMNS};
 
 /// Errors that stop reading a CSV file altogether.
 #[derive(Debug, thiserror::Error)]
@@ -35,29 +35,6 @@ const LOOKUP: [&str; 23] = {
     all[22] = API_TIME_COLUMN;
     all
 };
-
-/// Columns a file must have; the others are optional (`unix_time`, `is_fraud`).
-const REQUIRED: [&str; 19] = [
-    "cc_num",
-    "merchant",
-    "category",
-    "amt",
-    "first",
-    "last",
-    "gender",
-    "street",
-    "city",
-    "state",
-    "zip",
-    "lat",
-    "long",
-    "city_pop",
-    "job",
-    "dob",
-    "trans_num",
-    "merch_lat",
-    "merch_long",
-];
 
 /// Streams transactions out of a Sparkov CSV.
 pub struct CsvTransactions<R> {
@@ -98,7 +75,7 @@ impl<R: Read> CsvTransactions<R> {
                 .is_some()
         };
         let found = || headers.iter().collect::<Vec<_>>().join(",");
-        for column in REQUIRED {
+        for column in REQUIRED_COLUMNS {
             if !has(column) {
                 return Err(CsvError::MissingColumn {
                     column,

@@ -45,6 +45,45 @@ pub const COLUMNS: [&str; 22] = [
     "is_fraud",
 ];
 
+/// Columns every record must have, whatever its format: all of [`COLUMNS`] except the
+/// event-time columns (`trans_date_trans_time` or the API's `current_time` stands in),
+/// `unix_time` and the label, in file order.
+pub const REQUIRED_COLUMNS: [&str; 19] = {
+    const NOT_REQUIRED: [&str; 3] = ["trans_date_trans_time", "unix_time", "is_fraud"];
+    let mut out = [""; 19];
+    let (mut i, mut n) = (0, 0);
+    while i < COLUMNS.len() {
+        let mut required = true;
+        let mut k = 0;
+        while k < NOT_REQUIRED.len() {
+            required &= !const_str_eq(COLUMNS[i], NOT_REQUIRED[k]);
+            k += 1;
+        }
+        if required {
+            out[n] = COLUMNS[i];
+            n += 1;
+        }
+        i += 1;
+    }
+    out
+};
+
+/// `a == b` for constants (`str` equality is not yet usable in `const` context).
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The payments API sends the event time in this column (epoch milliseconds) instead of
 /// `trans_date_trans_time` and `unix_time`.
 pub const API_TIME_COLUMN: &str = "current_time";
@@ -531,6 +570,16 @@ pub(crate) mod tests {
         let mut fields = sample_fields();
         fields.iter_mut().find(|(k, _)| *k == field).unwrap().1 = value.to_owned();
         parse(&fields)
+    }
+
+    #[test]
+    fn required_columns_are_the_sparkov_columns_minus_time_and_label() {
+        let expected: Vec<&str> = COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !["trans_date_trans_time", "unix_time", "is_fraud"].contains(c))
+            .collect();
+        assert_eq!(REQUIRED_COLUMNS.to_vec(), expected);
     }
 
     #[test]
