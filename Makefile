@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit template airflow-test e2e build compare stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e build compare bench stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -46,6 +46,10 @@ build:
 ## Our model vs the scikit-learn reference on the same features and split.
 compare: build
 	bash bench/compare.sh "$(FIXTURE)"
+
+## Benchmarks vs the Python reference pipeline; rewrites BENCHMARKS.md (QUICK=1 for small sizes).
+bench:
+	bash bench/run.sh
 
 stack-up:
 	bash localstack/stack.sh up
