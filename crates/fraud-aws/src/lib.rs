@@ -20,6 +20,25 @@ pub fn sqs_client(config: &aws_config::SdkConfig) -> SqsClient {
     SqsClient::new(config)
 }
 
+/// Settings that point the AWS SDK at the local stack (`make stack-up`).
+pub const LOCAL_STACK_ENV: [(&str, &str); 5] = [
+    ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+/// For tests and local tools: fills in [`LOCAL_STACK_ENV`] where the environment does
+/// not already say otherwise. Call it before any thread reads the environment.
+pub fn default_to_local_stack() {
+    for (name, value) in LOCAL_STACK_ENV {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, value);
+        }
+    }
+}
+
 /// Loads the AWS configuration (region, credentials, endpoint overrides) from the environment.
 pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())

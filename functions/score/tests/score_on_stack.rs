@@ -22,20 +22,6 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-fn set_stack_defaults() {
-    for (k, v) in [
-        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
-        if std::env::var_os(k).is_none() {
-            std::env::set_var(k, v);
-        }
-    }
-}
-
 struct Stack {
     aws: fraud_aws::SdkConfig,
     s3: aws_sdk_s3::Client,
@@ -49,7 +35,7 @@ struct Stack {
 
 impl Stack {
     async fn new() -> Stack {
-        set_stack_defaults();
+        fraud_aws::default_to_local_stack();
         let aws = fraud_aws::aws_config().await;
         let s3 = fraud_aws::s3_client(&aws);
         let sqs = aws_sdk_sqs::Client::new(&aws);

@@ -6,23 +6,9 @@ use fraud_aws::ModelStore;
 use fraud_fn_train::{Config, TrainRequest, Trainer};
 use fraud_generator::{Generator, GeneratorConfig};
 
-fn set_stack_defaults() {
-    for (k, v) in [
-        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
-        if std::env::var_os(k).is_none() {
-            std::env::set_var(k, v);
-        }
-    }
-}
-
 #[tokio::test]
 async fn promotes_only_a_better_model_unless_forced() {
-    set_stack_defaults();
+    fraud_aws::default_to_local_stack();
     let aws = fraud_aws::aws_config().await;
     let s3 = fraud_aws::s3_client(&aws);
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
@@ -108,7 +94,7 @@ async fn promotes_only_a_better_model_unless_forced() {
 
 #[tokio::test]
 async fn missing_training_data_is_a_clear_error() {
-    set_stack_defaults();
+    fraud_aws::default_to_local_stack();
     let aws = fraud_aws::aws_config().await;
     let trainer = Trainer::new(
         Config {
