@@ -67,7 +67,13 @@ def per_core(r):
 
 
 def ratio(x, digits=2):
-    return f"**{x:.{digits}f}×**" if x is not None else "–"
+    if x is None:
+        return "–"
+    if x >= 100:
+        digits = 0
+    elif x >= 10:
+        digits = min(digits, 1)
+    return f"**{x:,.{digits}f}×**"
 
 
 def mb(n):
@@ -298,6 +304,11 @@ def cold_section(results, m, args):
                              f"| {mb(binary['fn_bytes'])} | {mb(binary['fn_stripped_bytes'])} |")
             summary["fn_bytes"] = binary["fn_bytes"]
             summary["fn_stripped_bytes"] = binary["fn_stripped_bytes"]
+        if binary.get("fn_size_profile_bytes"):
+            size_rows.append("| `fraud-score` built for size (`FN_SIZE_PROFILE=1`: fat LTO, 1 codegen unit, "
+                             "`strip = true`, dependencies at opt-level \"s\", workspace crates at 3) "
+                             f"| {mb(binary['fn_size_profile_bytes'])} | (stripped by the profile) |")
+            summary["fn_size_profile_bytes"] = binary["fn_size_profile_bytes"]
         size_rows.append(f"| `score_throughput` example (fraud-core only) | {mb(binary['example_bytes'])} "
                          f"| {mb(binary['example_stripped_bytes'])} |")
         size_lines = ("\nRelease binaries (`cargo build --release -p fraud-fn-score`, workspace release profile: "
@@ -388,8 +399,11 @@ def targets_section(m, args, training, scoring, cold, steps):
             row(f"score init ≤ 100 ms ({name} model)", f"{cold[name] * 1e3:.0f} ms to the first score",
                 cold[name] <= 0.1)
     if "fn_bytes" in cold:
-        row("score function binary ≤ 20 MB", f"{mb(cold['fn_bytes'])} ({mb(cold['fn_stripped_bytes'])} stripped)",
-            cold["fn_bytes"] <= 20e6)
+        row("score function binary ≤ 20 MB (workspace release profile)",
+            f"{mb(cold['fn_bytes'])} ({mb(cold['fn_stripped_bytes'])} stripped)", cold["fn_bytes"] <= 20e6)
+    if "fn_size_profile_bytes" in cold:
+        row("score function binary ≤ 20 MB (built for size, `FN_SIZE_PROFILE=1`)",
+            mb(cold["fn_size_profile_bytes"]), cold["fn_size_profile_bytes"] <= 20e6)
     step_text = ", ".join(f"{k.replace('_', ' ')} {v} s" for k, v in steps.items())
     return f"""## Targets: where the issue's targets stand
 
