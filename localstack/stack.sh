@@ -25,9 +25,13 @@ TANSU_VERSION="0.6.0"
 PG_MAJOR=15
 
 HOST=127.0.0.1
-LS_PORT=4566
-KAFKA_PORT=19092
-PG_PORT=55432
+# Ports can be moved so that a second stack (another FRAUD_STACK_DIR) runs beside the first,
+# e.g. for fault-injection tests that stop the broker without disturbing other work.
+LS_PORT="${FRAUD_STACK_LS_PORT:-4566}"
+KAFKA_PORT="${FRAUD_STACK_KAFKA_PORT:-19092}"
+PG_PORT="${FRAUD_STACK_PG_PORT:-55432}"
+export FRAUD_STACK_AWS_ENDPOINT="http://$HOST:$LS_PORT"
+export FRAUD_STACK_KAFKA_BROKERS="$HOST:$KAFKA_PORT"
 LS_SERVICES="s3,sqs,sns,events,scheduler,secretsmanager,logs,iam,sts,cloudformation,lambda"
 
 PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
