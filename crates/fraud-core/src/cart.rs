@@ -19,7 +19,7 @@ use crate::features::{FeatureVector, N_FEATURES};
 use crate::model::FlatTree;
 
 /// Most bins per feature (bin indices fit a byte).
-const MAX_BINS: usize = 256;
+pub const MAX_BINS: usize = 256;
 /// Rows looked at to place bin edges.
 const EDGE_SAMPLE: usize = 200_000;
 
@@ -63,6 +63,16 @@ impl Bins {
             })
             .collect();
         Bins { edges }
+    }
+
+    /// Number of bins of feature `f` (edges + 1).
+    pub fn n_bins(&self, f: usize) -> usize {
+        self.edges[f].len() + 1
+    }
+
+    /// Split threshold between bin `b` and `b + 1` of feature `f` (`x ≤ edge` goes left).
+    pub fn edge(&self, f: usize, b: usize) -> f64 {
+        self.edges[f][b]
     }
 
     fn bin(&self, f: usize, value: f64) -> u8 {
@@ -127,6 +137,8 @@ pub fn fit_tree(
         }
         let p = fw / tw;
         let value = odds_back * p / (odds_back * p + 1.0 - p);
+        // Every node keeps its value (leaves for prediction, inner nodes for attribution).
+        tree.set_value(node, value);
         let pure = fw == 0.0 || fw == tw;
         if pure || depth >= settings.max_depth || slice.len() < 2 * settings.min_leaf {
             tree.set_leaf(node, value);

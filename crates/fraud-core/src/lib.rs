@@ -9,6 +9,7 @@ mod cart;
 pub mod csv_input;
 pub mod error;
 pub mod features;
+mod gbm;
 pub mod metrics;
 pub mod model;
 pub mod schema;

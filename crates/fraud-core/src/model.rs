@@ -1,5 +1,6 @@
-//! The fraud model: a random forest with class-balanced sampling, flattened into a
-//! compact array form for fast scoring. Two learners grow the trees:
+//! The fraud model: an ensemble of trees flattened into a compact array form for fast
+//! scoring, either a random forest with class-balanced sampling or gradient-boosted
+//! trees. Three learners grow the trees:
 //!
 //! - [`Learner::LinfaTrees`]: each tree is fitted by `linfa-trees` on a bootstrap of
 //!   the frauds plus a fixed multiple of randomly drawn legitimate rows, over a random
@@ -10,8 +11,14 @@
 //! - [`Learner::Cart`]: our own histogram CART ([`crate::cart`]), Breiman-style: a
 //!   bootstrap of all rows with balanced class weights and a new random feature subset
 //!   at every split.
+//! - [`Learner::Gbm`]: our gradient-boosted trees ([`crate::gbm`]): logistic loss,
+//!   leaf-wise histogram regression trees, shrinkage, early stopping on validation.
 //!
-//! Either way the forest's output is the mean of leaf probabilities, not a vote count.
+//! A forest's output is the mean of leaf probabilities, not a vote count; boosted trees
+//! output the logistic of the sum of their leaf values (log-odds). Every node of every
+//! tree keeps a value, so a score can be explained by path attribution
+//! ([`Forest::explain`], Saabas): the contributions of the features met on each tree's
+//! path add up exactly to the score minus the model's base value.
 
 use linfa::prelude::*;
 use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
@@ -22,7 +29,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{FeatureVector, N_FEATURES};
+use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES};
+pub use crate::gbm::GbmParams;
+use crate::gbm::{sigmoid, GbmSettings};
 
 /// Which algorithm grows the trees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +41,27 @@ pub enum Learner {
     Cart,
     /// `linfa-trees` decision trees on class-balanced samples.
     LinfaTrees,
+    /// Our gradient-boosted trees (logistic loss).
+    Gbm,
+}
+
+impl Learner {
+    /// Every learner this build knows, by artifact name.
+    pub const ALL: [Learner; 3] = [Learner::Cart, Learner::LinfaTrees, Learner::Gbm];
+
+    /// Name in artifacts (`model.params.learner`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Learner::Cart => "cart",
+            Learner::LinfaTrees => "linfa_trees",
+            Learner::Gbm => "gbm",
+        }
+    }
+
+    /// True when trees add up log-odds (boosting) rather than average probabilities.
+    pub fn is_boosted(self) -> bool {
+        self == Learner::Gbm
+    }
 }
 
 impl std::fmt::Display for Learner {
@@ -39,6 +69,7 @@ impl std::fmt::Display for Learner {
         f.write_str(match self {
             Learner::Cart => "cart",
             Learner::LinfaTrees => "linfa-trees",
+            Learner::Gbm => "gbm",
         })
     }
 }
@@ -64,6 +95,23 @@ pub struct ForestParams {
     pub feature_fraction: f64,
     /// Seed; the same seed and data give the same forest.
     pub seed: u64,
+    /// Gradient boosting only (see [`GbmParams`]).
+    #[serde(default)]
+    pub gbm: GbmParams,
+}
+
+impl ForestParams {
+    /// The gradient-boosting candidate: leaf-wise trees of at most 31 leaves and depth 8,
+    /// at least 20 rows per leaf, other settings from [`GbmParams::default`].
+    pub fn gbm(seed: u64) -> Self {
+        ForestParams {
+            learner: Learner::Gbm,
+            max_depth: 8,
+            min_leaf: 20,
+            seed,
+            ..ForestParams::default()
+        }
+    }
 }
 
 impl Default for ForestParams {
@@ -78,6 +126,7 @@ impl Default for ForestParams {
             negatives_per_positive: 8.0,
             feature_fraction: 0.6,
             seed: 42,
+            gbm: GbmParams::default(),
         }
     }
 }
@@ -97,8 +146,10 @@ const LEAF: u16 = u16::MAX;
 const FRAUD_TIE_WEIGHT: f32 = 1.000_013;
 
 /// One tree in flat form: node `i` splits on `feature[i]` at `threshold[i]`
-/// (`x ≤ threshold` goes left) or, when `feature[i] == LEAF`, is a leaf whose fraud
-/// probability is `value[i]`.
+/// (`x ≤ threshold` goes left) or, when `feature[i] == LEAF`, is a leaf whose output
+/// (fraud probability in a forest, log-odds increment in boosting) is `value[i]`.
+/// Inner nodes keep the value the tree would give if it stopped there, which path
+/// attribution needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlatTree {
     feature: Vec<u16>,
@@ -120,10 +171,53 @@ impl FlatTree {
         }
     }
 
-    /// Makes `node` a leaf with probability `value`.
+    /// Makes `node` a leaf with output `value`.
     pub(crate) fn set_leaf(&mut self, node: usize, value: f64) {
         self.feature[node] = LEAF;
         self.value[node] = value as f32;
+    }
+
+    /// Sets the value of `node` (leaf or inner) without changing its structure.
+    pub(crate) fn set_value(&mut self, node: usize, value: f64) {
+        self.value[node] = value as f32;
+    }
+
+    /// Sets every inner node's value to the `cover`-weighted mean of its children's
+    /// (children come after parents, so one backwards pass does it).
+    pub(crate) fn fill_inner_means(&mut self, cover: &[f64]) {
+        let mut cover = cover.to_vec();
+        for i in (0..self.len()).rev() {
+            if self.feature[i] == LEAF {
+                continue;
+            }
+            let (l, r) = (self.left[i] as usize, self.right[i] as usize);
+            let total = cover[l] + cover[r];
+            if total > 0.0 {
+                self.value[i] = ((cover[l] * f64::from(self.value[l])
+                    + cover[r] * f64::from(self.value[r]))
+                    / total) as f32;
+            }
+            cover[i] = total;
+        }
+    }
+
+    /// Adds, for each split on `x`'s path, the change of node value to the split's
+    /// feature in `out`; returns the root's value. Root value + Σ `out` = leaf value.
+    pub fn attribute(&self, x: &[f64], out: &mut [f64]) -> f64 {
+        let mut node = 0usize;
+        loop {
+            let f = self.feature[node];
+            if f == LEAF {
+                return f64::from(self.value[0]);
+            }
+            let next = if x[f as usize] <= self.threshold[node] {
+                self.left[node] as usize
+            } else {
+                self.right[node] as usize
+            };
+            out[f as usize] += f64::from(self.value[next]) - f64::from(self.value[node]);
+            node = next;
+        }
     }
 
     /// Splits `node` on `feature ≤ threshold`; returns the new (left, right) leaves.
@@ -159,7 +253,7 @@ impl FlatTree {
         }
     }
 
-    /// Fraud probability of `x`.
+    /// Output of `x`'s leaf: fraud probability (forest) or log-odds increment (boosting).
     pub fn predict(&self, x: &[f64]) -> f64 {
         f64::from(self.value[self.leaf_of(x)])
     }
@@ -174,8 +268,9 @@ impl FlatTree {
         self.feature.is_empty()
     }
 
-    /// Checks that the structure is well formed (used when loading an artifact).
-    pub fn validate(&self, n_features: usize) -> Result<(), String> {
+    /// Checks that the structure is well formed (used when loading an artifact); with
+    /// `probabilities`, every node value must lie in 0..=1, else be finite.
+    pub fn validate(&self, n_features: usize, probabilities: bool) -> Result<(), String> {
         let n = self.feature.len();
         if n == 0
             || self.threshold.len() != n
@@ -186,13 +281,16 @@ impl FlatTree {
             return Err("tree arrays have inconsistent lengths".into());
         }
         for i in 0..n {
+            if probabilities && !(0.0..=1.0).contains(&self.value[i]) {
+                return Err(format!(
+                    "node {i} has probability {} outside 0..=1",
+                    self.value[i]
+                ));
+            }
+            if !self.value[i].is_finite() {
+                return Err(format!("node {i} has a non-finite value"));
+            }
             if self.feature[i] == LEAF {
-                if !(0.0..=1.0).contains(&self.value[i]) {
-                    return Err(format!(
-                        "leaf {i} has probability {} outside 0..=1",
-                        self.value[i]
-                    ));
-                }
                 continue;
             }
             if self.feature[i] as usize >= n_features {
@@ -278,12 +376,66 @@ pub struct Forest {
     pub trees: Vec<FlatTree>,
 }
 
+/// Why a model gave the score it gave: per-feature contributions by path attribution
+/// (Saabas), in the model's additive space ([`Attribution::space`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribution {
+    /// The model's value before looking at any feature (mean root value of a forest;
+    /// base log-odds of boosted trees).
+    pub base: f64,
+    /// One contribution per feature, in [`FEATURE_NAMES`] order.
+    pub contributions: [f64; N_FEATURES],
+    /// `base + Σ contributions`: the raw score (forest) or the log-odds (boosting).
+    pub output: f64,
+    /// What `base`, `contributions` and `output` are measured in.
+    pub space: AttributionSpace,
+}
+
+/// Units of an [`Attribution`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributionSpace {
+    /// Probability (a forest: mean of leaf probabilities).
+    Probability,
+    /// Log-odds (boosted trees: the margin before the logistic).
+    LogOdds,
+}
+
+impl Attribution {
+    /// The `k` features that push the score up the most (positive contributions only),
+    /// largest first; ties keep feature order.
+    pub fn top_positive(&self, k: usize) -> Vec<(usize, f64)> {
+        let mut order: Vec<(usize, f64)> = self
+            .contributions
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, c)| *c > 0.0)
+            .collect();
+        order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        order.truncate(k);
+        order
+    }
+}
+
 impl Forest {
     /// Fits a forest on rows `x` with labels `y`; `on_tree` is called after each tree
-    /// (from worker threads) for progress reporting.
+    /// (from worker threads) for progress reporting. Boosting runs without early stopping.
     pub fn fit(
         x: &[FeatureVector],
         y: &[bool],
+        params: &ForestParams,
+        on_tree: &(dyn Fn() + Sync),
+    ) -> Result<Self, FitError> {
+        Self::fit_validated(x, y, None, params, on_tree)
+    }
+
+    /// As [`Forest::fit`]; boosting also stops early on the PR-AUC of `validation`
+    /// (rows, labels) when given.
+    pub fn fit_validated(
+        x: &[FeatureVector],
+        y: &[bool],
+        validation: Option<(&[FeatureVector], &[bool])>,
         params: &ForestParams,
         on_tree: &(dyn Fn() + Sync),
     ) -> Result<Self, FitError> {
@@ -305,6 +457,35 @@ impl Forest {
             return Err(FitError::OneClass {
                 frauds: positives.len(),
                 legit: negatives.len(),
+            });
+        }
+        if params.learner == Learner::Gbm {
+            let g = &params.gbm;
+            if !(g.learning_rate > 0.0
+                && g.max_leaves >= 2
+                && g.lambda >= 0.0
+                && g.subsample > 0.0
+                && g.subsample <= 1.0
+                && g.colsample > 0.0
+                && g.colsample <= 1.0
+                && g.scale_pos_weight.is_none_or(|w| w > 0.0)
+                && g.max_rounds > 0
+                && params.max_depth > 0)
+            {
+                return Err(FitError::Params(format!(
+                    "boosting needs learning_rate > 0, max_leaves >= 2, lambda >= 0, subsample and colsample in (0, 1], scale_pos_weight > 0, max_rounds > 0 and max_depth > 0; got {g:?} and max_depth {}",
+                    params.max_depth
+                )));
+            }
+            let settings = GbmSettings {
+                params: g,
+                max_depth: params.max_depth,
+                min_leaf: params.min_leaf,
+                seed: params.seed,
+            };
+            return Ok(Forest {
+                params: params.clone(),
+                trees: crate::gbm::fit(x, y, validation, &settings, on_tree),
             });
         }
         if params.learner == Learner::Cart {
@@ -356,21 +537,31 @@ impl Forest {
                     .map_err(|e| FitError::Linfa(e.to_string()))?;
                 let mut tree = FlatTree::from_linfa(fitted.root_node(), &columns);
 
-                // Leaf probabilities from the rows that trained the tree.
+                // Node probabilities (leaves and inner nodes) from the rows that trained the tree.
                 let mut frauds = vec![0.0f64; tree.len()];
                 let mut totals = vec![0.0f64; tree.len()];
                 for &r in &rows {
-                    let leaf = tree.leaf_of(&x[r]);
-                    totals[leaf] += 1.0;
-                    if y[r] {
-                        frauds[leaf] += 1.0;
+                    let mut node = 0usize;
+                    loop {
+                        totals[node] += 1.0;
+                        if y[r] {
+                            frauds[node] += 1.0;
+                        }
+                        if tree.feature[node] == LEAF {
+                            break;
+                        }
+                        node = if x[r][tree.feature[node] as usize] <= tree.threshold[node] {
+                            tree.left[node] as usize
+                        } else {
+                            tree.right[node] as usize
+                        };
                     }
                 }
-                for leaf in 0..tree.len() {
-                    if tree.feature[leaf] == LEAF && totals[leaf] > 0.0 {
-                        let p = frauds[leaf] / totals[leaf];
+                for node in 0..tree.len() {
+                    if totals[node] > 0.0 {
+                        let p = frauds[node] / totals[node];
                         let corrected = negative_rate * p / (negative_rate * p + 1.0 - p);
-                        tree.value[leaf] = corrected as f32;
+                        tree.value[node] = corrected as f32;
                     }
                 }
                 on_tree();
@@ -383,9 +574,65 @@ impl Forest {
         })
     }
 
-    /// Fraud probability of one row: the mean of the trees' leaf probabilities.
+    /// Raw fraud score of one row: the mean of the trees' leaf probabilities (forest),
+    /// or the logistic of the sum of leaf log-odds (boosting). Not calibrated: see
+    /// [`crate::calibration`] for the probability the artifact reports.
     pub fn predict(&self, x: &FeatureVector) -> f64 {
-        self.trees.iter().map(|t| t.predict(x)).sum::<f64>() / self.trees.len() as f64
+        let sum = self.trees.iter().map(|t| t.predict(x)).sum::<f64>();
+        if self.params.learner.is_boosted() {
+            sigmoid(sum)
+        } else {
+            sum / self.trees.len() as f64
+        }
+    }
+
+    /// Path attribution (Saabas) of one row's score over every tree: per-feature
+    /// contributions that add up, with the base value, exactly (up to rounding) to the
+    /// raw score (forest) or its log-odds (boosting).
+    pub fn explain(&self, x: &FeatureVector) -> Attribution {
+        let mut contributions = [0.0; N_FEATURES];
+        let mut base = 0.0;
+        for tree in &self.trees {
+            base += tree.attribute(x, &mut contributions);
+        }
+        let space = if self.params.learner.is_boosted() {
+            AttributionSpace::LogOdds
+        } else {
+            let n = self.trees.len() as f64;
+            base /= n;
+            contributions.iter_mut().for_each(|c| *c /= n);
+            AttributionSpace::Probability
+        };
+        let output = base + contributions.iter().sum::<f64>();
+        Attribution {
+            base,
+            contributions,
+            output,
+            space,
+        }
+    }
+
+    /// Global feature importance: the mean absolute attribution of each feature over
+    /// `xs` (in the model's attribution space), normalised to sum to 1; pairs of
+    /// (feature name, importance) in [`FEATURE_NAMES`] order.
+    pub fn feature_importance(&self, xs: &[FeatureVector]) -> Vec<(String, f64)> {
+        let totals = xs
+            .par_iter()
+            .with_min_len(256)
+            .map(|x| self.explain(x).contributions.map(f64::abs))
+            .reduce(
+                || [0.0; N_FEATURES],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            );
+        let sum: f64 = totals.iter().sum();
+        FEATURE_NAMES
+            .iter()
+            .zip(totals)
+            .map(|(name, t)| ((*name).to_owned(), if sum > 0.0 { t / sum } else { 0.0 }))
+            .collect()
     }
 
     /// Fraud probabilities of many rows, in parallel.
@@ -401,10 +648,10 @@ impl Forest {
         if self.trees.is_empty() {
             return Err("the forest has no trees".into());
         }
-        self.trees
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, t)| t.validate(N_FEATURES).map_err(|e| format!("tree {i}: {e}")))
+        self.trees.iter().enumerate().try_for_each(|(i, t)| {
+            t.validate(N_FEATURES, !self.params.learner.is_boosted())
+                .map_err(|e| format!("tree {i}: {e}"))
+        })
     }
 }
 
@@ -438,6 +685,17 @@ mod tests {
         }
     }
 
+    fn gbm() -> ForestParams {
+        ForestParams {
+            gbm: GbmParams {
+                max_rounds: 60,
+                learning_rate: 0.2,
+                ..GbmParams::default()
+            },
+            ..ForestParams::gbm(7)
+        }
+    }
+
     fn linfa() -> ForestParams {
         ForestParams {
             learner: Learner::LinfaTrees,
@@ -449,7 +707,7 @@ mod tests {
     fn both_learners_rank_frauds_above_legitimate_rows() {
         let (x, y) = toy(4000, 1);
         let (tx, ty) = toy(2000, 2);
-        for params in [small(), linfa()] {
+        for params in [small(), linfa(), gbm()] {
             let forest = Forest::fit(&x, &y, &params, &|| {}).unwrap();
             let scores = forest.predict_many(&tx);
             let auc = crate::metrics::roc_auc(&ty, &scores);
@@ -494,11 +752,69 @@ mod tests {
     #[test]
     fn same_seed_gives_the_same_forest() {
         let (x, y) = toy(1000, 3);
-        for params in [small(), linfa()] {
+        for params in [small(), linfa(), gbm()] {
             let a = Forest::fit(&x, &y, &params, &|| {}).unwrap();
             let b = Forest::fit(&x, &y, &params, &|| {}).unwrap();
             assert_eq!(a, b);
             assert!(a.validate().is_ok());
+        }
+    }
+
+    #[test]
+    fn boosting_stops_early_on_validation_and_keeps_the_best_round() {
+        let (x, y) = toy(3000, 11);
+        let (vx, vy) = toy(1500, 12);
+        let params = ForestParams {
+            gbm: GbmParams {
+                max_rounds: 400,
+                learning_rate: 0.3,
+                early_stopping_rounds: 10,
+                ..GbmParams::default()
+            },
+            ..gbm()
+        };
+        let stopped = Forest::fit_validated(&x, &y, Some((&vx, &vy)), &params, &|| {}).unwrap();
+        assert!(stopped.trees.len() < 400, "{} trees", stopped.trees.len());
+        let full = Forest::fit(&x, &y, &params, &|| {}).unwrap();
+        assert_eq!(full.trees.len(), 401);
+        // The kept rounds are a prefix of the full run (same seed, same draws).
+        assert_eq!(stopped.trees[..], full.trees[..stopped.trees.len()]);
+    }
+
+    #[test]
+    fn attributions_add_up_to_the_score_minus_the_base() {
+        let (x, y) = toy(2000, 13);
+        for params in [small(), linfa(), gbm()] {
+            let model = Forest::fit(&x, &y, &params, &|| {}).unwrap();
+            for row in x.iter().take(50) {
+                let a = model.explain(row);
+                let score = model.predict(row);
+                let output = if params.learner.is_boosted() {
+                    assert_eq!(a.space, AttributionSpace::LogOdds);
+                    crate::gbm::sigmoid(a.output)
+                } else {
+                    assert_eq!(a.space, AttributionSpace::Probability);
+                    a.output
+                };
+                let sum = a.base + a.contributions.iter().sum::<f64>();
+                assert!((sum - a.output).abs() < 1e-9);
+                assert!(
+                    (output - score).abs() < 1e-5,
+                    "{}: {output} vs {score}",
+                    params.learner
+                );
+            }
+            // Only features 0 and 3 carry signal: they explain the most.
+            let importance = model.feature_importance(&x[..500]);
+            let mut ranked: Vec<usize> = (0..N_FEATURES).collect();
+            ranked.sort_by(|&a, &b| importance[b].1.total_cmp(&importance[a].1));
+            assert!(
+                ranked[..2].contains(&0) && ranked[..2].contains(&3),
+                "{}: {:?}",
+                params.learner,
+                &ranked[..4]
+            );
+            assert!((importance.iter().map(|(_, v)| v).sum::<f64>() - 1.0).abs() < 1e-9);
         }
     }
 

@@ -107,6 +107,30 @@ pub struct Candidate {
     pub params: ForestParams,
     pub validation_pr_auc: f64,
     pub train_seconds: f64,
+    /// Trees in the fitted model (boosting: after early stopping, base tree included).
+    #[serde(default)]
+    pub trees: usize,
+    /// The candidate's test-slice report at its own validation F1-best threshold. For
+    /// the record only (e.g. `make compare`): the choice never looks at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<SliceReport>,
+}
+
+/// The candidates `fraudctl train` and the train function fit by default: the forest
+/// with our CART, the forest with linfa-trees (depth ≤ 12) and our gradient boosting,
+/// all with `seed`; `n_trees` sets the forests' size.
+pub fn default_candidates(n_trees: usize, seed: u64) -> Vec<ForestParams> {
+    let cart = ForestParams {
+        n_trees,
+        seed,
+        ..ForestParams::default()
+    };
+    let linfa = ForestParams {
+        learner: crate::model::Learner::LinfaTrees,
+        max_depth: 12,
+        ..cart.clone()
+    };
+    vec![cart, linfa, ForestParams::gbm(seed)]
 }
 
 /// Fits every candidate on the train slice and keeps the one with the best PR-AUC on
@@ -146,23 +170,32 @@ pub fn train_and_evaluate(
     let mut tried = Vec::new();
     for params in candidates {
         let started = Instant::now();
-        let forest = Forest::fit(
+        let forest = Forest::fit_validated(
             &data.features[train.clone()],
             &data.labels[train.clone()],
+            Some((&data.features[validation.clone()], val_labels)),
             params,
             on_tree,
         )?;
         let train_seconds = started.elapsed().as_secs_f64();
         let scores = forest.predict_many(&data.features[validation.clone()]);
         let validation_pr_auc = average_precision(val_labels, &scores);
-        tracing::info!(learner = %params.learner, validation_pr_auc, train_seconds, "candidate fitted");
+        tracing::info!(learner = %params.learner, validation_pr_auc, train_seconds, trees = forest.trees.len(), "candidate fitted");
         let better = tried
             .iter()
             .all(|c: &Candidate| validation_pr_auc > c.validation_pr_auc);
+        let (own_threshold, _) = best_f1_threshold(val_labels, &scores);
+        let own_test = forest.predict_many(&data.features[test.clone()]);
         tried.push(Candidate {
             params: params.clone(),
             validation_pr_auc,
             train_seconds,
+            trees: forest.trees.len(),
+            test: Some(SliceReport::new(
+                &data.labels[test.clone()],
+                &own_test,
+                own_threshold,
+            )),
         });
         if better {
             best = Some((forest, scores));
