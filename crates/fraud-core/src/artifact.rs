@@ -1,20 +1,29 @@
-//! The one model artifact format: a self-describing JSON document holding the forest,
-//! the feature list it expects, the decision threshold, the evaluation metrics and where
-//! the training data came from. Training writes it, scoring and tests read it.
+//! The one model artifact format: a self-describing JSON document holding the tree
+//! ensemble (its kind is `model.params.learner`: `cart` or `linfa_trees` forests, `gbm`
+//! boosted trees), the feature list it expects, the calibration from raw score to
+//! probability, the approve / review / block thresholds, the evaluation metrics, the
+//! feature importances and where the training data came from. Training writes it,
+//! scoring and tests read it.
+//!
+//! Schema versions: 1 = forests only, one threshold; 2 = model kinds, calibration,
+//! decision policy, feature importance and evaluation. A reader refuses any other
+//! version, and a model kind it does not know, by name.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::calibration::{Calibration, CostReport, DecisionPolicy, Outcome, ReliabilityBin};
 use crate::features::{FeatureVector, FEATURE_NAMES, FEATURE_PIPELINE_VERSION};
 use crate::metrics::SliceReport;
-use crate::model::Forest;
+use crate::model::{AttributionSpace, Forest, Learner};
+use crate::scoring::Reason;
 use crate::train::TimeSplit;
 
 /// Value of the `format` field.
 pub const ARTIFACT_FORMAT: &str = "fraud-model";
 /// Version of the artifact layout; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// File name of the artifact inside a model directory.
 pub const ARTIFACT_FILE: &str = "model.json";
 
@@ -35,6 +44,10 @@ pub enum ArtifactError {
     FeatureMismatch { found: Vec<String> },
     #[error("artifact threshold {0} is not a probability")]
     Threshold(f64),
+    #[error("artifact model kind `{found}` is unknown to this build (it knows {known})")]
+    UnknownModelKind { found: String, known: String },
+    #[error("artifact calibration or decision policy is invalid: {0}")]
+    Policy(String),
     #[error("artifact model is invalid: {0}")]
     Model(String),
 }
@@ -80,7 +93,47 @@ pub struct ModelArtifact {
     pub metrics: Metrics,
     pub training: TrainingInfo,
     pub model: Forest,
+    /// Raw model score → fraud probability (Platt scaling fitted on validation).
+    pub calibration: Calibration,
+    /// approve / review / block thresholds on the calibrated probability. Its
+    /// `review_threshold` equals `threshold`: everything at or above it is alerted.
+    pub policy: DecisionPolicy,
+    /// Global importance of each feature (mean |attribution| on the validation slice,
+    /// summing to 1), in feature order; empty when not computed.
+    pub feature_importance: Vec<(String, f64)>,
+    /// Calibration and cost checks on held-back slices (absent when not computed).
+    pub evaluation: Option<Evaluation>,
 }
+
+/// How the calibrated model and its policy do on held-back slices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Brier score of the raw scores on the test slice.
+    pub test_brier_raw: f64,
+    /// Brier score of the calibrated probabilities on the test slice.
+    pub test_brier: f64,
+    /// Expected frauds (Σ probability) and observed frauds on the test slice.
+    pub test_expected_frauds: f64,
+    pub test_observed_frauds: u64,
+    /// Reliability diagram of the test slice.
+    pub test_reliability: Vec<ReliabilityBin>,
+    /// What the policy costs on the validation slice (where it was chosen) and the test slice.
+    pub validation_cost: CostReport,
+    pub test_cost: CostReport,
+}
+
+/// Everything the scorer needs to know about one payment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// Calibrated fraud probability.
+    pub probability: f64,
+    pub outcome: Outcome,
+    /// Top features pushing the score up (empty for approved payments).
+    pub reasons: Vec<Reason>,
+}
+
+/// Reason codes given per alerted payment.
+pub const REASONS_PER_ALERT: usize = 3;
 
 impl ModelArtifact {
     /// Wraps a fitted forest.
@@ -107,7 +160,20 @@ impl ModelArtifact {
             metrics,
             training,
             model,
+            calibration: Calibration::IDENTITY,
+            policy: DecisionPolicy::single(threshold),
+            feature_importance: Vec::new(),
+            evaluation: None,
         }
+    }
+
+    /// Adds the calibration and the decision policy (whose review threshold becomes
+    /// `threshold`).
+    pub fn with_policy(mut self, calibration: Calibration, policy: DecisionPolicy) -> Self {
+        self.calibration = calibration;
+        self.threshold = policy.review_threshold;
+        self.policy = policy;
+        self
     }
 
     /// Serializes the artifact.
@@ -123,6 +189,15 @@ impl ModelArtifact {
             format: String,
             schema_version: u32,
             feature_pipeline_version: u32,
+            model: ModelHeader,
+        }
+        #[derive(Deserialize)]
+        struct ModelHeader {
+            params: ParamsHeader,
+        }
+        #[derive(Deserialize)]
+        struct ParamsHeader {
+            learner: String,
         }
         let header: Header =
             serde_json::from_slice(bytes).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
@@ -141,6 +216,17 @@ impl ModelArtifact {
                 found: header.feature_pipeline_version,
             });
         }
+        let kind = header.model.params.learner;
+        if !Learner::ALL.iter().any(|l| l.as_str() == kind) {
+            return Err(ArtifactError::UnknownModelKind {
+                found: kind,
+                known: Learner::ALL
+                    .iter()
+                    .map(|l| format!("`{}`", l.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
         let artifact: ModelArtifact =
             serde_json::from_slice(bytes).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
         if artifact
@@ -157,12 +243,63 @@ impl ModelArtifact {
             return Err(ArtifactError::Threshold(artifact.threshold));
         }
         artifact.model.validate().map_err(ArtifactError::Model)?;
+        artifact
+            .calibration
+            .validate()
+            .and_then(|()| artifact.policy.validate())
+            .map_err(ArtifactError::Policy)?;
         Ok(artifact)
     }
 
-    /// Fraud probability of one feature vector.
+    /// Calibrated fraud probability of one feature vector.
     pub fn score(&self, features: &FeatureVector) -> f64 {
-        self.model.predict(features)
+        self.calibration.apply(self.model.predict(features))
+    }
+
+    /// Calibrated fraud probabilities of many feature vectors (in parallel).
+    pub fn score_many(&self, features: &[FeatureVector]) -> Vec<f64> {
+        self.model
+            .predict_many(features)
+            .into_iter()
+            .map(|raw| self.calibration.apply(raw))
+            .collect()
+    }
+
+    /// The `k` features pushing this payment's score up the most, by path attribution
+    /// ([`Forest::explain`]); contributions are in probability (forests) or log-odds
+    /// (boosted trees) of the raw score, before calibration, which is monotone.
+    pub fn reasons(&self, features: &FeatureVector, k: usize) -> Vec<Reason> {
+        let attribution = self.model.explain(features);
+        let unit = match attribution.space {
+            AttributionSpace::Probability => "probability",
+            AttributionSpace::LogOdds => "log_odds",
+        };
+        attribution
+            .top_positive(k)
+            .into_iter()
+            .map(|(f, contribution)| Reason {
+                feature: FEATURE_NAMES[f].to_owned(),
+                value: features[f],
+                contribution,
+                unit: unit.to_owned(),
+            })
+            .collect()
+    }
+
+    /// Probability, outcome and (for alerts) reason codes of one payment.
+    pub fn assess(&self, features: &FeatureVector) -> Assessment {
+        let probability = self.score(features);
+        let outcome = self.policy.outcome(probability);
+        let reasons = if outcome == Outcome::Approve {
+            Vec::new()
+        } else {
+            self.reasons(features, REASONS_PER_ALERT)
+        };
+        Assessment {
+            probability,
+            outcome,
+            reasons,
+        }
     }
 }
 

@@ -25,9 +25,21 @@
 //! | `card_amt_mean_<w>` | their mean amount (0 when there are none) |
 //! | `amt_to_card_mean` | amt ÷ `card_amt_mean_30d` (−1 when the card has no 30-day history) |
 //! | `secs_since_prev` | seconds since the card's previous transaction (capped at 30 days) |
+//! | `card_amt_max_<w>` | the largest amount among the card's transactions in the window `w` (0 when none) |
+//! | `amt_z_card_30d` | (amt − mean) ÷ sd of the card's amounts in the last 30 days (sd floored at $1; 0 with fewer than 2) |
+//! | `amt_z_card_category_30d` | the same z-score against the card's amounts *in this transaction's category* in the last 30 days |
+//! | `speed_kmh_since_prev` | great-circle distance from the previous transaction's merchant to this one's ÷ the time between them (at least 1 minute), km/h; 0 for a card's first transaction. Impossible travel shows as thousands of km/h |
+//! | `card_night_count_24h` | the card's transactions at night (22:00–03:59) in the last 24 hours |
+//! | `first_time_category` | 1 when the card never had an earlier transaction in this category (remembered forever: 14 timestamps per card) |
+//! | `first_time_merchant` | 1 when the card had no earlier transaction at this merchant among the 64 merchants it used most recently (bounded memory) |
 //!
 //! Windows `w`: 1h, 24h, 7d, 30d. Replaying a transaction (same `trans_num`) does not
 //! count it twice.
+//!
+//! Not computed here: merchant / category fraud rates. They need labels, which arrive
+//! long after the payment and never reach the online scorer's per-card state; the
+//! one-hot category columns already let the model learn per-category fraud rates from
+//! the training labels.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -38,10 +50,10 @@ use crate::schema::{Category, Gender, Transaction};
 
 /// Version of the feature definitions; bump whenever a definition changes, so that
 /// artifacts trained on older features are refused.
-pub const FEATURE_PIPELINE_VERSION: u32 = 1;
+pub const FEATURE_PIPELINE_VERSION: u32 = 2;
 
 /// Number of features.
-pub const N_FEATURES: usize = 37;
+pub const N_FEATURES: usize = 47;
 
 /// One transaction's features, in [`FEATURE_NAMES`] order.
 pub type FeatureVector = [f64; N_FEATURES];
@@ -85,6 +97,16 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "card_amt_mean_30d",
     "amt_to_card_mean",
     "secs_since_prev",
+    "card_amt_max_1h",
+    "card_amt_max_24h",
+    "card_amt_max_7d",
+    "card_amt_max_30d",
+    "amt_z_card_30d",
+    "amt_z_card_category_30d",
+    "speed_kmh_since_prev",
+    "card_night_count_24h",
+    "first_time_category",
+    "first_time_merchant",
 ];
 
 const CATEGORY_OFFSET: usize = 9;
@@ -92,6 +114,12 @@ const HISTORY_OFFSET: usize = CATEGORY_OFFSET + Category::ALL.len();
 /// History windows, in seconds.
 pub const WINDOWS: [i64; 4] = [3_600, 86_400, 7 * 86_400, 30 * 86_400];
 const LONGEST_WINDOW: i64 = WINDOWS[3];
+/// Index of the first feature after `secs_since_prev`.
+const EXTRA_OFFSET: usize = HISTORY_OFFSET + 14;
+/// Merchants remembered per card for `first_time_merchant`.
+pub const MERCHANT_MEMORY: usize = 64;
+/// Seconds in a day.
+const DAY: i64 = 86_400;
 
 /// A past transaction as the history keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -101,6 +129,37 @@ struct PastTransaction {
     amt: f64,
     /// FNV-1a hash of `trans_num`, to recognise replays.
     id: u64,
+    /// Category index ([`Category::index`]).
+    #[serde(default)]
+    cat: u8,
+    /// Merchant location.
+    #[serde(default)]
+    merch_lat: f64,
+    #[serde(default)]
+    merch_long: f64,
+}
+
+/// A merchant the card used: FNV-1a hash of its name, first and last event time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct SeenMerchant {
+    hash: u64,
+    first: i64,
+    last: i64,
+}
+
+fn is_night_ts(ts: i64) -> bool {
+    let hour = ts.rem_euclid(DAY) / 3600;
+    hour >= 22 || hour < 4
+}
+
+/// z-score of `x` against (count, sum, sum of squares); 0 with fewer than 2 values.
+fn z_score(x: f64, n: f64, sum: f64, sum_sq: f64) -> f64 {
+    if n < 2.0 {
+        return 0.0;
+    }
+    let mean = sum / n;
+    let var = ((sum_sq - n * mean * mean) / (n - 1.0)).max(0.0);
+    (x - mean) / var.sqrt().max(1.0)
 }
 
 /// What one card did in the last 30 days: the state the online scorer keeps per card.
@@ -108,6 +167,12 @@ struct PastTransaction {
 pub struct CardHistory {
     /// Ordered by event time.
     events: VecDeque<PastTransaction>,
+    /// Per category ([`Category::index`]), the earliest event time seen (absent: never).
+    #[serde(default)]
+    category_first_seen: Vec<Option<i64>>,
+    /// The merchants used most recently (at most [`MERCHANT_MEMORY`]).
+    #[serde(default)]
+    merchants: Vec<SeenMerchant>,
 }
 
 impl CardHistory {
@@ -125,16 +190,34 @@ impl CardHistory {
         let id = trans_id(&tx.trans_num);
         let mut counts = [0u32; 4];
         let mut sums = [0.0f64; 4];
-        let mut previous: Option<i64> = None;
+        let mut maxes = [0.0f64; 4];
+        let mut sum_sq = 0.0;
+        let (mut cat_n, mut cat_sum, mut cat_sq) = (0.0, 0.0, 0.0);
+        let mut night_24h = 0u32;
+        let cat = tx.category.index() as u8;
+        let mut previous: Option<&PastTransaction> = None;
         for past in self.events.iter().filter(|p| p.ts < now && p.id != id) {
             let age = now - past.ts;
             for (w, window) in WINDOWS.iter().enumerate() {
                 if age <= *window {
                     counts[w] += 1;
                     sums[w] += past.amt;
+                    maxes[w] = maxes[w].max(past.amt);
                 }
             }
-            previous = Some(previous.map_or(past.ts, |p: i64| p.max(past.ts)));
+            if age <= LONGEST_WINDOW {
+                sum_sq += past.amt * past.amt;
+                if past.cat == cat {
+                    cat_n += 1.0;
+                    cat_sum += past.amt;
+                    cat_sq += past.amt * past.amt;
+                }
+            }
+            if age <= DAY && is_night_ts(past.ts) {
+                night_24h += 1;
+            }
+            // Events are in time order: the last one seen is the latest.
+            previous = Some(past);
         }
         for w in 0..WINDOWS.len() {
             let base = HISTORY_OFFSET + 3 * w;
@@ -153,7 +236,28 @@ impl CardHistory {
             -1.0
         };
         f[HISTORY_OFFSET + 13] =
-            previous.map_or(LONGEST_WINDOW, |p| (now - p).min(LONGEST_WINDOW)) as f64;
+            previous.map_or(LONGEST_WINDOW, |p| (now - p.ts).min(LONGEST_WINDOW)) as f64;
+        f[EXTRA_OFFSET..EXTRA_OFFSET + 4].copy_from_slice(&maxes);
+        f[EXTRA_OFFSET + 4] = z_score(tx.amt, f64::from(counts[3]), sums[3], sum_sq);
+        f[EXTRA_OFFSET + 5] = z_score(tx.amt, cat_n, cat_sum, cat_sq);
+        f[EXTRA_OFFSET + 6] = previous.map_or(0.0, |p| {
+            let km = haversine_km(p.merch_lat, p.merch_long, tx.merch_lat, tx.merch_long);
+            km / ((now - p.ts).max(60) as f64 / 3600.0)
+        });
+        f[EXTRA_OFFSET + 7] = f64::from(night_24h);
+        let seen_category = self
+            .category_first_seen
+            .get(usize::from(cat))
+            .copied()
+            .flatten()
+            .is_some_and(|first| first < now);
+        f[EXTRA_OFFSET + 8] = f64::from(u8::from(!seen_category));
+        let merchant = trans_id(&tx.merchant);
+        let seen_merchant = self
+            .merchants
+            .iter()
+            .any(|m| m.hash == merchant && m.first < now);
+        f[EXTRA_OFFSET + 9] = f64::from(u8::from(!seen_merchant));
         f
     }
 
@@ -167,7 +271,40 @@ impl CardHistory {
             ts: tx.event_time(),
             amt: tx.amt,
             id,
+            cat: tx.category.index() as u8,
+            merch_lat: tx.merch_lat,
+            merch_long: tx.merch_long,
         };
+        if self.category_first_seen.len() < Category::ALL.len() {
+            self.category_first_seen.resize(Category::ALL.len(), None);
+        }
+        let first = &mut self.category_first_seen[tx.category.index()];
+        *first = Some(first.map_or(event.ts, |f| f.min(event.ts)));
+        let merchant = trans_id(&tx.merchant);
+        match self.merchants.iter_mut().find(|m| m.hash == merchant) {
+            Some(m) => {
+                m.first = m.first.min(event.ts);
+                m.last = m.last.max(event.ts);
+            }
+            None => {
+                self.merchants.push(SeenMerchant {
+                    hash: merchant,
+                    first: event.ts,
+                    last: event.ts,
+                });
+                if self.merchants.len() > MERCHANT_MEMORY {
+                    // Forget the merchant used least recently (the first such on ties).
+                    let oldest = self
+                        .merchants
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(i, m)| (m.last, *i))
+                        .map(|(i, _)| i)
+                        .expect("not empty");
+                    self.merchants.remove(oldest);
+                }
+            }
+        }
         let at = self.events.partition_point(|p| p.ts <= event.ts);
         self.events.insert(at, event);
         let newest = self.events.back().map_or(event.ts, |p| p.ts);
@@ -308,6 +445,54 @@ mod tests {
         assert_eq!(later[idx("card_amt_mean_24h")], 15.0);
         assert_eq!(later[idx("amt_to_card_mean")], 4.0);
         assert_eq!(later[idx("secs_since_prev")], 5400.0);
+    }
+
+    #[test]
+    fn history_features_follow_their_definitions() {
+        let mut h = CardHistory::default();
+        // 23:00 on 2019-01-01 (the sample is 06:xx; +17 h).
+        let night = |m: i64, amt: f64, id: &str| tx(1, 17 * 60 + m, amt, id);
+        let a = h.observe(&night(0, 10.0, "a"));
+        assert_eq!(a[idx("first_time_category")], 1.0);
+        assert_eq!(a[idx("first_time_merchant")], 1.0);
+        assert_eq!(a[idx("speed_kmh_since_prev")], 0.0);
+        assert_eq!(a[idx("amt_z_card_30d")], 0.0);
+        h.observe(&night(10, 30.0, "b"));
+        let mut far = night(40, 50.0, "c");
+        far.merch_lat += 1.0; // 111 km north of the previous merchant, 30 min later
+        far.merchant = "another".into();
+        let c = h.observe(&far);
+        assert_eq!(c[idx("card_amt_max_1h")], 30.0);
+        assert_eq!(c[idx("card_amt_max_30d")], 30.0);
+        assert_eq!(c[idx("card_night_count_24h")], 2.0);
+        assert_eq!(c[idx("first_time_category")], 0.0);
+        assert_eq!(c[idx("first_time_merchant")], 1.0);
+        // mean 20, sd √200 ≈ 14.14 → (50 − 20) / 14.14
+        assert!((c[idx("amt_z_card_30d")] - 30.0 / 200f64.sqrt()).abs() < 1e-9);
+        assert_eq!(c[idx("amt_z_card_category_30d")], c[idx("amt_z_card_30d")]);
+        let speed = c[idx("speed_kmh_since_prev")];
+        assert!((speed - 2.0 * 111.2).abs() < 1.0, "{speed}");
+        let mut other = night(50, 5.0, "d");
+        other.category = Category::Travel;
+        let d = h.observe(&other);
+        assert_eq!(d[idx("first_time_category")], 1.0);
+        assert_eq!(d[idx("amt_z_card_category_30d")], 0.0);
+    }
+
+    #[test]
+    fn merchant_memory_is_bounded() {
+        let mut h = CardHistory::default();
+        for i in 0..(MERCHANT_MEMORY as i64 + 10) {
+            let mut t = tx(1, i, 1.0, &format!("t{i}"));
+            t.merchant = format!("m{i}");
+            h.observe(&t);
+        }
+        assert_eq!(h.merchants.len(), MERCHANT_MEMORY);
+        let mut again = tx(1, 1000, 1.0, "again");
+        again.merchant = "m0".into(); // forgotten: used least recently
+        assert_eq!(h.features(&again)[idx("first_time_merchant")], 1.0);
+        again.merchant = format!("m{}", MERCHANT_MEMORY + 9);
+        assert_eq!(h.features(&again)[idx("first_time_merchant")], 0.0);
     }
 
     #[test]

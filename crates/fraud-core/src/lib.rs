@@ -5,6 +5,7 @@
 
 pub mod api_frame;
 pub mod artifact;
+pub mod calibration;
 mod cart;
 pub mod csv_input;
 pub mod error;

@@ -11,7 +11,10 @@ use std::time::Instant;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{ModelArtifact, TrainingInfo};
+use crate::artifact::{Evaluation, ModelArtifact, TrainingInfo};
+use crate::calibration::{
+    brier, reliability, Calibration, CostModel, DecisionPolicy, RELIABILITY_EDGES,
+};
 use crate::features::{featurize_in_time_order, FeatureVector};
 use crate::metrics::{average_precision, best_f1_threshold, SliceReport};
 use crate::model::{FitError, Forest, ForestParams};
@@ -133,9 +136,7 @@ pub fn default_candidates(n_trees: usize, seed: u64) -> Vec<ForestParams> {
     vec![cart, linfa, ForestParams::gbm(seed)]
 }
 
-/// Fits every candidate on the train slice and keeps the one with the best PR-AUC on
-/// the validation slice (the test slice plays no part in the choice). The chosen
-/// model's threshold is the F1-best on validation; the test slice is then reported.
+/// [`train_and_evaluate_with_costs`] with the default [`CostModel`].
 pub fn train_and_evaluate(
     data: &Prepared,
     source: &DataSource,
@@ -143,6 +144,33 @@ pub fn train_and_evaluate(
     split: TimeSplit,
     on_tree: &(dyn Fn() + Sync),
 ) -> Result<ModelArtifact, TrainError> {
+    train_and_evaluate_with_costs(
+        data,
+        source,
+        candidates,
+        split,
+        CostModel::default(),
+        on_tree,
+    )
+}
+
+/// Fits every candidate on the train slice and keeps the one with the best PR-AUC on
+/// the validation slice (the test slice plays no part in the choice). On the
+/// validation slice the chosen model then gets its calibration (Platt), its
+/// approve / review / block thresholds (least cost under `costs`) and its feature
+/// importances. The metrics' threshold is the F1-best on validation (for comparison
+/// with other tools); the test slice is then reported.
+pub fn train_and_evaluate_with_costs(
+    data: &Prepared,
+    source: &DataSource,
+    candidates: &[ForestParams],
+    split: TimeSplit,
+    costs: CostModel,
+    on_tree: &(dyn Fn() + Sync),
+) -> Result<ModelArtifact, TrainError> {
+    costs
+        .validate()
+        .map_err(|e| TrainError::Fit(FitError::Params(e)))?;
     if !(split.train > 0.0 && split.validation > 0.0 && split.train + split.validation < 1.0) {
         return Err(TrainError::Split {
             train: split.train,
@@ -201,18 +229,36 @@ pub fn train_and_evaluate(
             best = Some((forest, scores));
         }
     }
-    let Some((forest, val_scores)) = best else {
+    let Some((forest, val_raw)) = best else {
         return Err(TrainError::Fit(FitError::Params(
             "no candidate model given".into(),
         )));
     };
     let train_seconds = tried.iter().map(|c| c.train_seconds).sum();
+    let calibration = Calibration::fit(val_labels, &val_raw);
+    let val_scores: Vec<f64> = val_raw.iter().map(|&r| calibration.apply(r)).collect();
+    let test_raw = forest.predict_many(&data.features[test.clone()]);
+    let test_scores: Vec<f64> = test_raw.iter().map(|&r| calibration.apply(r)).collect();
+    let test_labels = &data.labels[test.clone()];
     let (threshold, _) = best_f1_threshold(val_labels, &val_scores);
-    let test_scores = forest.predict_many(&data.features[test.clone()]);
+    let amounts = |range: &std::ops::Range<usize>| -> Vec<f64> {
+        data.features[range.clone()].iter().map(|f| f[0]).collect()
+    };
+    let policy = DecisionPolicy::choose(val_labels, &val_scores, &amounts(&validation), costs);
+    let evaluation = Evaluation {
+        test_brier_raw: brier(test_labels, &test_raw),
+        test_brier: brier(test_labels, &test_scores),
+        test_expected_frauds: test_scores.iter().sum(),
+        test_observed_frauds: test_labels.iter().filter(|&&y| y).count() as u64,
+        test_reliability: reliability(test_labels, &test_scores, &RELIABILITY_EDGES),
+        validation_cost: policy.cost(val_labels, &val_scores, &amounts(&validation)),
+        test_cost: policy.cost(test_labels, &test_scores, &amounts(&test)),
+    };
+    let feature_importance = forest.feature_importance(&data.features[validation.clone()]);
 
     let metrics = crate::artifact::Metrics {
         validation: SliceReport::new(val_labels, &val_scores, threshold),
-        test: SliceReport::new(&data.labels[test.clone()], &test_scores, threshold),
+        test: SliceReport::new(test_labels, &test_scores, threshold),
     };
     let info = TrainingInfo {
         data_uri: source.uri.clone(),
@@ -226,11 +272,9 @@ pub fn train_and_evaluate(
         train_seconds,
         candidates: tried,
     };
-    Ok(ModelArtifact::new(
-        forest,
-        threshold,
-        metrics,
-        info,
-        Utc::now(),
-    ))
+    let mut artifact = ModelArtifact::new(forest, threshold, metrics, info, Utc::now())
+        .with_policy(calibration, policy);
+    artifact.feature_importance = feature_importance;
+    artifact.evaluation = Some(evaluation);
+    Ok(artifact)
 }

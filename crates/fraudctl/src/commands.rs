@@ -9,12 +9,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use fraud_core::artifact::{sha256_hex, ModelArtifact, ARTIFACT_FILE};
+use fraud_core::calibration::CostModel;
 use fraud_core::csv_input::CsvTransactions;
 use fraud_core::features::FEATURE_NAMES;
 use fraud_core::metrics::SliceReport;
 use fraud_core::model::{ForestParams, GbmParams, Learner};
 use fraud_core::scoring::Scorer;
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
+use fraud_core::train::{prepare, train_and_evaluate_with_costs, DataSource, TimeSplit};
 use fraud_core::{Rejection, Transaction};
 use fraud_generator::{Generator, GeneratorConfig};
 
@@ -133,6 +134,13 @@ pub struct TrainArgs {
     /// Fraction after the training rows used to choose the threshold; the rest is the test slice.
     #[arg(long, default_value_t = TimeSplit::default().validation)]
     validation_fraction: f64,
+    /// Cost of one manual review, in the currency of `amt`: with `--decline-cost` and the
+    /// fraud amounts it sets the approve / review / block thresholds.
+    #[arg(long, env = "FRAUD_REVIEW_COST", default_value_t = CostModel::default().review_cost)]
+    review_cost: f64,
+    /// Cost of blocking a legitimate payment (lost sale, customer friction).
+    #[arg(long, env = "FRAUD_DECLINE_COST", default_value_t = CostModel::default().decline_cost)]
+    decline_cost: f64,
     /// Where rejected rows go (default: <out>/rejects.csv).
     #[arg(long)]
     rejects: Option<PathBuf>,
@@ -191,7 +199,14 @@ pub fn train(args: TrainArgs) -> Result<()> {
         uri: args.data.display().to_string(),
         sha256,
     };
-    let artifact = train_and_evaluate(&prepared, &source, &candidates, split, &|| bar.inc(1))?;
+    let costs = CostModel {
+        review_cost: args.review_cost,
+        decline_cost: args.decline_cost,
+    };
+    let artifact =
+        train_and_evaluate_with_costs(&prepared, &source, &candidates, split, costs, &|| {
+            bar.inc(1)
+        })?;
     bar.finish_and_clear();
     let model_path = args.out.join(ARTIFACT_FILE);
     fs::write(&model_path, artifact.to_bytes())
@@ -229,6 +244,27 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     print_report("validation", &artifact.metrics.validation);
     print_report("test", &artifact.metrics.test);
+    let p = &artifact.policy;
+    println!(
+        "  calibration: Platt a {:.4} b {:.4}; outcomes: review at p >= {:.4}, block at p >= {:.4} (review cost {}, decline cost {})",
+        artifact.calibration.a, artifact.calibration.b, p.review_threshold, p.block_threshold, p.costs.review_cost, p.costs.decline_cost
+    );
+    if let Some(e) = &artifact.evaluation {
+        println!(
+            "  test slice: expected frauds {:.1} vs observed {}, Brier {:.5} (raw {:.5}); cost {:.0} = fraud lost {:.0} + reviews {:.0} + declines {:.0} ({} reviewed, {} blocked)",
+            e.test_expected_frauds, e.test_observed_frauds, e.test_brier, e.test_brier_raw,
+            e.test_cost.total_cost, e.test_cost.fraud_amount_lost, e.test_cost.review_cost, e.test_cost.decline_cost,
+            e.test_cost.reviewed, e.test_cost.blocked
+        );
+    }
+    let mut top = artifact.feature_importance.clone();
+    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let top: Vec<String> = top
+        .iter()
+        .take(5)
+        .map(|(n, v)| format!("{n} {v:.3}"))
+        .collect();
+    println!("  top features: {}", top.join(", "));
     println!(
         "  model: {}\n  metrics: {}",
         model_path.display(),
@@ -257,7 +293,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<()> {
     let artifact = load_artifact(&args.model)?;
     let (txs, _, rejected) = load_csv(&args.data, &args.rejects)?;
     let prepared = prepare(txs)?;
-    let scores = artifact.model.predict_many(&prepared.features);
+    let scores = artifact.score_many(&prepared.features);
     let report = SliceReport::new(&prepared.labels, &scores, artifact.threshold);
     println!(
         "Evaluated model {} on {} ({} rows, {} rejected)",
@@ -278,7 +314,8 @@ pub struct ScoreArgs {
     /// Sparkov-schema CSV, with or without `is_fraud`.
     #[arg(long)]
     input: PathBuf,
-    /// Output CSV: trans_num,cc_num,amt,probability,decision,model_version per accepted row.
+    /// Output CSV: trans_num,cc_num,amt,probability,decision,outcome,reasons,model_version
+    /// per accepted row (reasons: `feature=value` of the top features, `;`-separated).
     #[arg(long)]
     output: PathBuf,
     /// Where rejected rows go (default: <output>.rejects.csv).
@@ -315,6 +352,8 @@ pub fn score(args: ScoreArgs) -> Result<()> {
         "amt",
         "probability",
         "decision",
+        "outcome",
+        "reasons",
         "model_version",
     ])?;
     let mut blocked = 0u64;
@@ -326,6 +365,12 @@ pub fn score(args: ScoreArgs) -> Result<()> {
             &s.amt.to_string(),
             &format!("{:.6}", s.probability),
             s.decision.as_str(),
+            s.outcome.as_str(),
+            &s.reasons
+                .iter()
+                .map(|r| format!("{}={}", r.feature, r.value))
+                .collect::<Vec<_>>()
+                .join(";"),
             s.model_version.as_str(),
         ])?;
     }
