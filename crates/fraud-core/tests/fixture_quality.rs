@@ -54,6 +54,23 @@ fn time_split_training_on_real_rows_reaches_quality_floor_and_round_trips() {
     assert!(test.pr_auc >= 0.68, "test PR-AUC {}", test.pr_auc);
     assert!(test.f1 >= 0.55, "test F1 {}", test.f1);
 
+    // Calibrated on validation, the probabilities hold on the later test slice: the
+    // expected number of frauds is within 3 Poisson standard deviations of the observed
+    // one, and well-filled reliability bins are within 3 binomial standard errors.
+    let e = artifact.evaluation.as_ref().expect("training evaluates");
+    let observed = e.test_observed_frauds as f64;
+    assert!(
+        (e.test_expected_frauds - observed).abs() <= 3.0 * observed.sqrt(),
+        "expected {} vs observed {observed}",
+        e.test_expected_frauds
+    );
+    for bin in e.test_reliability.iter().filter(|b| b.rows >= 100) {
+        let p = bin.mean_probability;
+        let se = (p * (1.0 - p) / bin.rows as f64).sqrt();
+        assert!((bin.fraud_rate - p).abs() <= 3.0 * se + 0.01, "{bin:?}");
+    }
+    assert!(artifact.policy.review_threshold <= artifact.policy.block_threshold);
+
     // The artifact loads back identically and scores the same.
     let loaded = ModelArtifact::from_bytes(&artifact.to_bytes()).unwrap();
     assert_eq!(loaded, artifact);
