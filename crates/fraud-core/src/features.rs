@@ -149,7 +149,7 @@ struct SeenMerchant {
 
 fn is_night_ts(ts: i64) -> bool {
     let hour = ts.rem_euclid(DAY) / 3600;
-    hour >= 22 || hour < 4
+    !(4..22).contains(&hour)
 }
 
 /// z-score of `x` against (count, sum, sum of squares); 0 with fewer than 2 values.
