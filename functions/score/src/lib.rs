@@ -25,7 +25,7 @@ use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::Engine;
 use fraud_aws::{AlertQueue, ModelCache, ModelStore};
 use fraud_core::features::CardHistory;
-use fraud_core::scoring::{decide, Alert, Decision, Score};
+use fraud_core::scoring::{Alert, Decision, Outcome, Reason, Score};
 use fraud_core::Transaction;
 use fraud_db::{CardStateStore, ScoredLedger, ScoredTransaction};
 use fraud_kafka::DeadLetter;
@@ -97,8 +97,15 @@ pub struct ScoredRecord {
     pub amt: f64,
     pub category: String,
     pub merchant: String,
+    /// Calibrated fraud probability.
     pub probability: f64,
+    /// `block` when an alert was raised (outcome review or block), else `approve`.
     pub decision: Decision,
+    /// approve / review / block, by the model's cost-chosen thresholds.
+    pub outcome: Outcome,
+    /// Reason codes: the features that pushed the score up the most (alerts only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
     pub model_version: String,
     pub scored_at: String,
     /// Where the payment came from: `topic-partition@offset`.
@@ -273,14 +280,16 @@ impl Scorer {
         let mut candidates = Vec::with_capacity(payments.len());
         for (tx, id, published_at) in &payments {
             let features = histories.entry(tx.cc_num).or_default().observe(tx);
-            let probability = model.score(&features);
+            let assessment = model.assess(&features);
             let score = Score {
                 trans_num: tx.trans_num.clone(),
                 cc_num: tx.cc_num,
                 amt: tx.amt,
-                probability,
-                decision: decide(probability, model.threshold),
+                probability: assessment.probability,
+                decision: assessment.outcome.into(),
                 model_version: model.version.clone(),
+                outcome: assessment.outcome,
+                reasons: assessment.reasons,
             };
             candidates.push((tx, id, *published_at, score));
         }
@@ -321,6 +330,8 @@ impl Scorer {
                 merchant: tx.merchant.clone(),
                 probability: score.probability,
                 decision: score.decision,
+                outcome: score.outcome,
+                reasons: score.reasons.clone(),
                 model_version: model.version.clone(),
                 scored_at: now.clone(),
                 source: (*id).clone(),
