@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit template airflow-test e2e build compare bench stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e build lambda-build compare bench stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -42,6 +42,10 @@ unit:
 build:
 	bash scripts/check-toolchain.sh
 	cargo build --release --locked -p fraudctl
+
+## Deployment zips of the five functions (size-tuned `lambda` profile); ARCH=arm64 for Graviton.
+lambda-build:
+	bash scripts/lambda-build.sh
 
 ## Our model vs the scikit-learn reference on the same features and split.
 compare: build

@@ -323,6 +323,11 @@ exec "$VENV/bin/aws" "\$@"
 EOF
     chmod 755 "$BIN/aws"
     ln -sfn "$CL_VENV/bin/cargo-lambda" "$BIN/cargo-lambda"
+    # `cargo lambda build` cross-links with Zig (the ziglang wheel cargo-lambda depends on);
+    # it looks for `zig` on PATH.
+    local zig
+    zig=$(ls "$CL_VENV"/lib/python3*/site-packages/ziglang/zig 2>/dev/null | head -n1)
+    [[ -n "$zig" ]] && ln -sfn "$zig" "$BIN/zig"
     ln -sfn "$TANSU_BIN" "$BIN/tansu"
 }
 

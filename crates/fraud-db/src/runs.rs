@@ -149,6 +149,39 @@ pub enum RecordOutcome {
     Duplicate,
 }
 
+/// A test-slice metric runs can be ranked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMetric {
+    PrAuc,
+    RocAuc,
+    F1,
+}
+
+impl RunMetric {
+    fn column(self) -> &'static str {
+        match self {
+            RunMetric::PrAuc => "pr_auc",
+            RunMetric::RocAuc => "roc_auc",
+            RunMetric::F1 => "f1",
+        }
+    }
+}
+
+impl std::str::FromStr for RunMetric {
+    type Err = String;
+    fn from_str(s: &str) -> Result<RunMetric, String> {
+        match s {
+            "pr_auc" => Ok(RunMetric::PrAuc),
+            "roc_auc" => Ok(RunMetric::RocAuc),
+            "f1" => Ok(RunMetric::F1),
+            other => Err(format!(
+                "unknown metric `{other}`: expected pr_auc, roc_auc or f1"
+            )),
+        }
+    }
+}
+
 const RUN_COLUMNS: &str = "run_id, model_version, created_at, learner, data_uri, data_sha256, \
      train_rows, validation_rows, test_rows, threshold, pr_auc, roc_auc, f1, params, metrics, \
      artifact_uri, promoted";
@@ -272,6 +305,41 @@ impl<'a, C: GenericClient> RunStore<'a, C> {
             .iter()
             .map(TrainingRun::from_row)
             .collect()
+    }
+
+    /// The run with `run_id`, if recorded.
+    pub async fn get_run_by_id(&self, run_id: Uuid) -> Result<Option<TrainingRun>, DbError> {
+        let statement = format!("SELECT {RUN_COLUMNS} FROM training_runs WHERE run_id = $1");
+        self.client
+            .query_opt(&statement, &[&run_id])
+            .await
+            .map_err(DbError::query("get_run_by_id"))?
+            .as_ref()
+            .map(TrainingRun::from_row)
+            .transpose()
+    }
+
+    /// The run with the highest test-slice `metric` (ties: the newest), optionally among
+    /// promoted runs only; `None` when no run qualifies.
+    pub async fn best_run(
+        &self,
+        metric: RunMetric,
+        promoted_only: bool,
+    ) -> Result<Option<TrainingRun>, DbError> {
+        // The column comes from a closed enum, never from the caller's text.
+        let column = metric.column();
+        let statement = format!(
+            "SELECT {RUN_COLUMNS} FROM training_runs
+             WHERE promoted OR NOT $1
+             ORDER BY {column} DESC, created_at DESC, model_version DESC LIMIT 1"
+        );
+        self.client
+            .query_opt(&statement, &[&promoted_only])
+            .await
+            .map_err(DbError::query("best_run"))?
+            .as_ref()
+            .map(TrainingRun::from_row)
+            .transpose()
     }
 
     /// Marks a run as promoted (idempotent). Other runs keep their flag: `promoted`

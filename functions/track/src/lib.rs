@@ -2,14 +2,17 @@
 //!
 //! The train function invokes it with `{"run": <TrainingRun>}` after every training, and
 //! it records the run in PostgreSQL (idempotently: Lambda retries and re-sent events
-//! report `"duplicate": true` instead of adding a row). `{"action": "list", "limit": N}`
-//! returns the newest runs, for `fraudctl` and humans.
+//! report `"duplicate": true` instead of adding a row). Reads, for `fraudctl`, Airflow and
+//! humans: `{"action": "list", "limit": N}` returns the newest runs;
+//! `{"action": "get", "run_id": ...}` (or `"model_version"`) one run;
+//! `{"action": "best", "metric": "pr_auc"|"roc_auc"|"f1", "promoted_only": bool}` the run
+//! with the highest test-slice metric (default `pr_auc`, all runs).
 //!
 //! Everything but the Lambda wiring lives here, so tests call [`handle`] directly
 //! against a real database.
 #![forbid(unsafe_code)]
 
-use fraud_db::{DbError, GenericClient, RecordOutcome, RunStore, TrainingRun};
+use fraud_db::{DbError, GenericClient, RecordOutcome, RunMetric, RunStore, TrainingRun};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -29,7 +32,7 @@ pub struct Config {
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+        Config::from_lookup(fraud_lambda::lookup)
     }
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
@@ -67,6 +70,15 @@ pub enum TrackRequest {
     Record(Box<TrainingRun>),
     /// `{"action": "list", "limit": N}`: the `limit` newest runs.
     List { limit: u32 },
+    /// `{"action": "get", "run_id": ...}`: one run by id.
+    GetById(Uuid),
+    /// `{"action": "get", "model_version": ...}`: one run by model version.
+    GetByVersion(String),
+    /// `{"action": "best", "metric": ..., "promoted_only": ...}`: the best run.
+    Best {
+        metric: RunMetric,
+        promoted_only: bool,
+    },
 }
 
 impl TrackRequest {
@@ -78,10 +90,28 @@ impl TrackRequest {
             run: Option<Value>,
             action: Option<String>,
             limit: Option<Value>,
+            run_id: Option<String>,
+            model_version: Option<String>,
+            metric: Option<String>,
+            promoted_only: Option<bool>,
         }
         let bad = |reason: String| TrackError::BadEvent(reason);
         let event: Event = serde_json::from_value(event).map_err(|e| bad(e.to_string()))?;
-        match (event.run, event.action.as_deref()) {
+        let action = event.action.as_deref();
+        let only_for = |field: &str, present: bool, allowed: &str| {
+            if present && action != Some(allowed) {
+                Err(bad(format!(
+                    "`{field}` applies to {{\"action\": \"{allowed}\"}} only"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        only_for("run_id", event.run_id.is_some(), "get")?;
+        only_for("model_version", event.model_version.is_some(), "get")?;
+        only_for("metric", event.metric.is_some(), "best")?;
+        only_for("promoted_only", event.promoted_only.is_some(), "best")?;
+        match (event.run, action) {
             (Some(run), None | Some("record")) => {
                 if event.limit.is_some() {
                     return Err(bad("`limit` applies to {\"action\": \"list\"} only".into()));
@@ -105,11 +135,32 @@ impl TrackRequest {
                 };
                 Ok(TrackRequest::List { limit })
             }
+            (None, Some("get")) => match (event.run_id, event.model_version) {
+                (Some(id), None) => Uuid::parse_str(&id)
+                    .map(TrackRequest::GetById)
+                    .map_err(|e| bad(format!("field `run_id` is not a UUID (`{id}`): {e}"))),
+                (None, Some(version)) if !version.trim().is_empty() => {
+                    Ok(TrackRequest::GetByVersion(version))
+                }
+                (None, Some(_)) => Err(bad("field `model_version` is empty".into())),
+                _ => Err(bad(
+                    "{\"action\": \"get\"} takes exactly one of `run_id` and `model_version`".into(),
+                )),
+            },
+            (None, Some("best")) => Ok(TrackRequest::Best {
+                metric: event
+                    .metric
+                    .as_deref()
+                    .unwrap_or("pr_auc")
+                    .parse()
+                    .map_err(|e: String| bad(format!("field `metric`: {e}")))?,
+                promoted_only: event.promoted_only.unwrap_or(false),
+            }),
             (Some(_), Some(action)) => Err(bad(format!(
                 "`run` goes with no action (or \"record\"), not with action `{action}`"
             ))),
             (None, Some(action)) => Err(bad(format!(
-                "unknown action `{action}`: expected \"list\" (or send {{\"run\": ...}} to record)"
+                "unknown action `{action}`: expected \"list\", \"get\" or \"best\" (or send {{\"run\": ...}} to record)"
             ))),
             (None, None) => Err(bad(
                 "expected {\"run\": <training run>} or {\"action\": \"list\", \"limit\": N}".into(),
@@ -133,6 +184,8 @@ pub enum TrackResponse {
     },
     /// `{"runs": [...]}`, newest first.
     Runs { runs: Vec<TrainingRun> },
+    /// `{"run": <run> | null}`: the answer to `get` and `best` (`null`: no such run).
+    Run { run: Option<Box<TrainingRun>> },
 }
 
 /// Why an invocation failed.
@@ -187,6 +240,27 @@ pub async fn handle<C: GenericClient>(
             let runs = runs.list_runs(limit).await?;
             tracing::info!(limit, returned = runs.len(), "training runs listed");
             Ok(TrackResponse::Runs { runs })
+        }
+        TrackRequest::GetById(run_id) => Ok(TrackResponse::Run {
+            run: runs.get_run_by_id(run_id).await?.map(Box::new),
+        }),
+        TrackRequest::GetByVersion(version) => Ok(TrackResponse::Run {
+            run: runs.get_run(&version).await?.map(Box::new),
+        }),
+        TrackRequest::Best {
+            metric,
+            promoted_only,
+        } => {
+            let run = runs.best_run(metric, promoted_only).await?;
+            tracing::info!(
+                ?metric,
+                promoted_only,
+                found = run.is_some(),
+                "best run read"
+            );
+            Ok(TrackResponse::Run {
+                run: run.map(Box::new),
+            })
         }
     }
 }
