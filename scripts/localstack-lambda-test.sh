@@ -4,6 +4,7 @@
 #   invoke (track, train -> track), SQS event source -> notify (partial batch failure,
 #   redrive to DLQ), EventBridge schedule -> ingest, timeout/crash handling, CloudWatch
 #   Logs; prints cold start and warm invoke p50. See tests/localstack-lambda/run.py.
+#   Then deploys template.yaml through CloudFormation (tests/localstack-lambda/sam_deploy.py).
 #
 # Usage: scripts/localstack-lambda-test.sh
 # Env:   FUNCTION_BIN_DIR  use prebuilt fraud-{ingest,notify,train,track}, fraudctl,
@@ -47,14 +48,14 @@ fi
 # the executable `bootstrap` at the root. Debug info is stripped: a debug build of train
 # is over Lambda's 250 MB unzipped limit, which LocalStack enforces too.
 mkdir -p "$OUT/stage"
-for f in fraud-ingest fraud-notify fraud-train fraud-track; do
+for f in fraud-ingest fraud-score fraud-notify fraud-train fraud-track; do
   if command -v strip >/dev/null 2>&1; then
     strip --strip-debug -o "$OUT/stage/$f" "$BIN/$f"
   else
     cp "$BIN/$f" "$OUT/stage/$f"
   fi
 done
-"$VENV_PY" - "$OUT/stage" "$OUT/zips" fraud-ingest fraud-notify fraud-train fraud-track <<'PY'
+"$VENV_PY" - "$OUT/stage" "$OUT/zips" fraud-ingest fraud-score fraud-notify fraud-train fraud-track <<'PY'
 import os, sys, zipfile
 src, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 for name in names:
@@ -94,5 +95,13 @@ ZIP_DIR="$OUT/zips" SIM_URL="http://127.0.0.1:$SIM_PORT" WEBHOOK_URL="http://127
   WEBHOOK_SECRET="$WEBHOOK_SECRET" SINK_OUT="$OUT/alerts.jsonl" TRAIN_CSV="$OUT/train.csv" \
   timeout --kill-after=10 "$TEST_TIMEOUT" "$VENV_PY" tests/localstack-lambda/run.py || rc=$?
 ((rc == 124)) && log "FAIL: the run exceeded TEST_TIMEOUT=${TEST_TIMEOUT}s"
+
+# template.yaml itself through CloudFormation (SAM transform applied locally; see the file).
+rc2=0
+ZIP_DIR="$OUT/zips" SIM_URL="http://127.0.0.1:$SIM_PORT" WEBHOOK_URL="http://127.0.0.1:$SINK_PORT/alerts" \
+  WEBHOOK_SECRET="$WEBHOOK_SECRET" \
+  timeout --kill-after=10 600 "$VENV_PY" tests/localstack-lambda/sam_deploy.py || rc2=$?
+((rc2 == 124)) && log "FAIL: the SAM deploy exceeded 600s"
+((rc == 0)) && rc=$rc2
 log "done in $((SECONDS - started))s (exit $rc)"
 exit "$rc"
