@@ -191,7 +191,7 @@ stray_pids() {
         [[ $p == "$$" ]] && continue
         cmd="$(pid_cmdline "$p")"
         case $cmd in
-            "$VENV/bin/python -m localstack.runtime.main"* | "$TANSU_BIN "* | "$PG_BIN/postgres -D $PG_DATA"*)
+            "$VENV/bin/python -m localstack.runtime.main"* | "$TANSU_BIN "* | "$PG_BIN/postgres -D $PG_DATA"* | "$PROCESS_INIT_BIN"*)
                 printf '%s\n' "$p" ;;
         esac
     done

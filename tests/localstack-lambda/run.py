@@ -15,7 +15,8 @@ Checks (each prints PASS/FAIL; exit 1 if any failed):
      the webhook, a poison message is retried and redriven to the DLQ
   5. EventBridge schedule rule -> ingest polls the payments API and publishes to Kafka
   6. lambda-process-init itself: a bootstrap exceeding its timeout is killed and reported
-     as "Task timed out", the next invoke re-inits; a crashing bootstrap is Runtime.ExitError
+     as "Task timed out", the next invoke re-inits; concurrent invokes; a crashing
+     bootstrap is reported as an error
   7. function output, START/END/REPORT lines in CloudWatch Logs
 
 Env: AWS_ENDPOINT_URL etc. (localstack/stack.sh env), ZIP_DIR, SIM_URL, WEBHOOK_URL,
@@ -381,6 +382,11 @@ def main() -> int:
     )
     r, body = invoke(slow, {"sleep": 0})
     check("FunctionError" not in r and body == {"slept": 0}, "the next invoke re-initialises the runtime", str(body))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda i: invoke(slow, {"sleep": 1})[1], range(3)))
+    check(answers == [{"slept": 1}] * 3, "three concurrent invokes are all answered (one environment each)", str(answers))
     r, body = invoke(crash, {})
     check(
         "Runtime.ExitError" in json.dumps(body) or "exit" in json.dumps(body).lower(),

@@ -198,6 +198,10 @@ pub async fn run(cfg: Config) -> Result<(), InitError> {
             tracing::info!("stopping: killing the bootstrap");
             Ok(())
         }
+        _ = parent_gone() => {
+            tracing::warn!("LocalStack (our parent) is gone: stopping");
+            Ok(())
+        }
     };
     shared.kill_child().await;
     result
@@ -216,6 +220,21 @@ async fn shutdown_signal() {
             }
         }
         _ => std::future::pending::<()>().await,
+    }
+}
+
+/// Resolves when the process that started us (LocalStack) has exited: we were
+/// re-parented. Polled, because a parent-death signal would follow the LocalStack
+/// *thread* that started us, not the process.
+async fn parent_gone() {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let original = unsafe { libc::getppid() };
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // SAFETY: as above.
+        if unsafe { libc::getppid() } != original {
+            return;
+        }
     }
 }
 
