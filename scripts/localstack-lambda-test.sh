@@ -10,6 +10,10 @@
 # Env:   FUNCTION_BIN_DIR  use prebuilt fraud-{ingest,notify,train,track}, fraudctl,
 #                          payments-sim, fraud-bridge from this dir (default: cargo build
 #                          --locked --bins, the same build as scripts/e2e.sh, debug profile)
+#        CARGO_LAMBDA_DIR  take the function zips from `cargo lambda build --output-format zip`
+#                          (<dir>/<binary>/bootstrap.zip, e.g. $CARGO_TARGET_DIR/lambda; build
+#                          for the host: --compiler cargo --x86-64|--arm64; release, since a
+#                          debug train is over the 250 MB limit) instead of zipping the above
 #        SIM_PORT (18100) SINK_PORT (18101)  ports of the payments API simulator / webhook sink
 #        TEST_TIMEOUT (900) seconds for the whole run; OUT (out/localstack-lambda); KEEP=1
 set -euo pipefail
@@ -47,15 +51,18 @@ fi
 # Zips as Lambda wants them (and `cargo lambda build --output-format zip` makes them):
 # the executable `bootstrap` at the root. Debug info is stripped: a debug build of train
 # is over Lambda's 250 MB unzipped limit, which LocalStack enforces too.
-mkdir -p "$OUT/stage"
-for f in fraud-ingest fraud-score fraud-notify fraud-train fraud-track; do
-  if command -v strip >/dev/null 2>&1; then
-    strip --strip-debug -o "$OUT/stage/$f" "$BIN/$f"
-  else
-    cp "$BIN/$f" "$OUT/stage/$f"
-  fi
-done
-"$VENV_PY" - "$OUT/stage" "$OUT/zips" fraud-ingest fraud-score fraud-notify fraud-train fraud-track <<'PY'
+FUNCTIONS=(fraud-ingest fraud-score fraud-notify fraud-train fraud-track)
+zip_binaries() {
+  mkdir -p "$OUT/stage"
+  local f
+  for f in "${FUNCTIONS[@]}"; do
+    if command -v strip >/dev/null 2>&1; then
+      strip --strip-debug -o "$OUT/stage/$f" "$BIN/$f"
+    else
+      cp "$BIN/$f" "$OUT/stage/$f"
+    fi
+  done
+  "$VENV_PY" - "$OUT/stage" "$OUT/zips" "${FUNCTIONS[@]}" <<'PY'
 import os, sys, zipfile
 src, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 for name in names:
@@ -65,7 +72,16 @@ for name in names:
     with open(os.path.join(src, name), "rb") as f, zipfile.ZipFile(os.path.join(dest, name + ".zip"), "w") as z:
         z.writestr(info, f.read(), compresslevel=1)
 PY
-rm -rf "$OUT/stage"
+  rm -rf "$OUT/stage"
+}
+if [[ -n ${CARGO_LAMBDA_DIR:-} ]]; then
+  for f in "${FUNCTIONS[@]}"; do
+    [[ -f $CARGO_LAMBDA_DIR/$f/bootstrap.zip ]] || { log "missing $CARGO_LAMBDA_DIR/$f/bootstrap.zip"; exit 1; }
+    cp "$CARGO_LAMBDA_DIR/$f/bootstrap.zip" "$OUT/zips/$f.zip"
+  done
+else
+  zip_binaries
+fi
 
 pids=()
 cleanup() {
