@@ -42,6 +42,7 @@ TIMEOUT = 300
 kw = {"endpoint_url": ENDPOINT, "region_name": REGION}
 cfn, s3, sm, lam = (boto3.client(n, **kw) for n in ("cloudformation", "s3", "secretsmanager", "lambda"))
 results: list[bool] = []
+retained: list[str] = []
 
 
 def check(ok: bool, what: str, detail: str = "") -> bool:
@@ -132,6 +133,8 @@ def main() -> int:
                     print(f"  {e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}")
             return 1
         resources = {r["LogicalResourceId"]: r for r in cfn.describe_stack_resources(StackName=STACK)["StackResources"]}
+        # DeletionPolicy: Retain keeps the buckets after the stack; removed in cleanup.
+        retained.extend(r["PhysicalResourceId"] for r in resources.values() if r["ResourceType"] == "AWS::S3::Bucket")
         for fn in FUNCTIONS:
             c = lam.get_function_configuration(FunctionName=f"{PREFIX}{fn}")
             check(c["State"] == "Active", f"{PREFIX}{fn} is Active", f"{c['State']}: {c.get('StateReason')}")
@@ -167,6 +170,11 @@ def main() -> int:
             for arn in secrets.values():
                 try:
                     sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+                except Exception:
+                    pass
+            for name in retained:
+                try:
+                    s3.delete_bucket(Bucket=name)
                 except Exception:
                     pass
             for fn in FUNCTIONS:
