@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit template airflow-test e2e build lambda-build compare bench stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e localstack-lambda-test build lambda-build compare bench stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -31,6 +31,11 @@ airflow-test:
 
 e2e:
 	AIRFLOW_CHECK=1 bash scripts/e2e.sh --check
+
+## Our functions running inside LocalStack without Docker (process executor):
+## invoke, SQS event source -> notify, schedule -> ingest, logs; cold/warm numbers.
+localstack-lambda-test:
+	bash scripts/localstack-lambda-test.sh
 
 lint:
 	cargo fmt --all --check
