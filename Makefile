@@ -19,7 +19,7 @@ demo-offline: build
 
 ## The full test suite (what CI runs): lints, then unit, property, real-data and
 ## integration tests against the local services (started, and installed if missing).
-test: lint stack-up unit template airflow-test e2e
+test: lint stack-up unit template airflow-test e2e localstack-lambda-test
 
 ## SAM template: cfn-lint plus policy/shape tests (offline).
 template:
@@ -42,7 +42,8 @@ lint:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 unit:
-	eval "$$(bash localstack/stack.sh env)" && cargo test --workspace --locked
+	bash scripts/mlflow.sh up
+	eval "$$(bash localstack/stack.sh env)" && eval "$$(bash scripts/mlflow.sh env)" && cargo test --workspace --locked
 
 build:
 	bash scripts/check-toolchain.sh
@@ -65,6 +66,7 @@ stack-up:
 
 stack-down:
 	bash localstack/stack.sh down
+	bash scripts/mlflow.sh down
 
 stack-status:
 	bash localstack/stack.sh status

@@ -151,7 +151,7 @@ def main() -> int:
         r = lam.invoke(FunctionName=f"{PREFIX}track", Payload=b'{"action":"list","limit":1}')
         body = r["Payload"].read()
         check("FunctionError" not in r and b'"runs"' in body,
-              "track from the SAM stack runs (DATABASE_URL resolved from Secrets Manager)", body[:300].decode())
+              "track from the SAM stack runs (DATABASE_URL read from Secrets Manager by ARN at cold start)", body[:300].decode())
     finally:
         if os.environ.get("KEEP") != "1":
             try:

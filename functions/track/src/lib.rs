@@ -12,10 +12,14 @@
 //! against a real database.
 #![forbid(unsafe_code)]
 
+pub mod mlflow;
+
 use fraud_db::{DbError, GenericClient, RecordOutcome, RunMetric, RunStore, TrainingRun};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
+
+use crate::mlflow::{Mirrored, MlflowConfig, MlflowError, MlflowMirror};
 
 /// Runs listed when a list request gives no `limit`.
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
@@ -27,6 +31,9 @@ pub const MAX_LIST_LIMIT: u32 = 500;
 pub struct Config {
     /// `DATABASE_URL`: where the training-run log lives.
     pub database_url: String,
+    /// `MLFLOW_TRACKING_URI` (+ `MLFLOW_EXPERIMENT_NAME`, `MLFLOW_TRACKING_TOKEN`):
+    /// optionally mirror each recorded run to that MLflow server.
+    pub mlflow: Option<MlflowConfig>,
 }
 
 impl Config {
@@ -40,7 +47,11 @@ impl Config {
         let database_url = lookup("DATABASE_URL")
             .filter(|url| !url.trim().is_empty())
             .ok_or(ConfigError::MissingDatabaseUrl)?;
-        Ok(Config { database_url })
+        let mlflow = MlflowConfig::from_lookup(&lookup).map_err(ConfigError::Mlflow)?;
+        Ok(Config {
+            database_url,
+            mlflow,
+        })
     }
 }
 
@@ -49,18 +60,21 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &"<redacted>")
+            .field("mlflow", &self.mlflow)
             .finish()
     }
 }
 
 /// A missing or unusable environment variable.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
         "environment variable DATABASE_URL is required: the PostgreSQL URL of the training-run \
          log, e.g. postgres://fraud:fraud@127.0.0.1:55432/fraud for the local stack (`make stack-up`)"
     )]
     MissingDatabaseUrl,
+    #[error(transparent)]
+    Mlflow(MlflowError),
 }
 
 /// What the function was asked to do.
@@ -181,6 +195,10 @@ pub enum TrackResponse {
         recorded: bool,
         /// True when the run was already recorded (a retry or a re-sent event).
         duplicate: bool,
+        /// With an MLflow mirror: `created <mlflow run id>`, `existing <id>` or
+        /// `failed: <reason>` (the run is recorded in PostgreSQL either way).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mlflow: Option<String>,
     },
     /// `{"runs": [...]}`, newest first.
     Runs { runs: Vec<TrainingRun> },
@@ -217,6 +235,15 @@ pub async fn handle<C: GenericClient>(
     client: &C,
     event: Value,
 ) -> Result<TrackResponse, TrackError> {
+    handle_with_mirror(client, event, None).await
+}
+
+/// [`handle`], mirroring recorded runs to MLflow when `mirror` is given.
+pub async fn handle_with_mirror<C: GenericClient>(
+    client: &C,
+    event: Value,
+    mirror: Option<&MlflowMirror>,
+) -> Result<TrackResponse, TrackError> {
     let runs = RunStore::new(client);
     match TrackRequest::from_event(event)? {
         TrackRequest::Record(run) => {
@@ -229,11 +256,23 @@ pub async fn handle<C: GenericClient>(
                 duplicate,
                 "training run recorded"
             );
+            let mlflow = match mirror {
+                None => None,
+                Some(mirror) => Some(match mirror.mirror(&run).await {
+                    Ok(Mirrored::Created(id)) => format!("created {id}"),
+                    Ok(Mirrored::Existing(id)) => format!("existing {id}"),
+                    Err(e) => {
+                        tracing::warn!(run_id = %run.run_id, error = %e, "run recorded, MLflow mirror failed; a retry of this event mirrors it");
+                        format!("failed: {e}")
+                    }
+                }),
+            };
             Ok(TrackResponse::Recorded {
                 run_id: run.run_id,
                 model_version: run.model_version,
                 recorded: true,
                 duplicate,
+                mlflow,
             })
         }
         TrackRequest::List { limit } => {
@@ -273,18 +312,20 @@ mod tests {
     #[test]
     fn missing_database_url_says_what_to_set() {
         let err = Config::from_lookup(|_| None).unwrap_err();
-        assert_eq!(err, ConfigError::MissingDatabaseUrl);
+        assert!(matches!(err, ConfigError::MissingDatabaseUrl));
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
-        assert_eq!(
+        assert!(matches!(
             Config::from_lookup(|_| Some("  ".into())).unwrap_err(),
             ConfigError::MissingDatabaseUrl
-        );
+        ));
     }
 
     #[test]
     fn config_debug_hides_the_password() {
-        let config =
-            Config::from_lookup(|_| Some("postgres://fraud:s3cret@db/fraud".into())).unwrap();
+        let config = Config::from_lookup(|k| {
+            (k == "DATABASE_URL").then(|| "postgres://fraud:s3cret@db/fraud".into())
+        })
+        .unwrap();
         assert_eq!(config.database_url, "postgres://fraud:s3cret@db/fraud");
         assert!(!format!("{config:?}").contains("s3cret"));
     }
