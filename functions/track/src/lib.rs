@@ -3,7 +3,8 @@
 //! The train function invokes it with `{"run": <TrainingRun>}` after every training, and
 //! it records the run in PostgreSQL (idempotently: Lambda retries and re-sent events
 //! report `"duplicate": true` instead of adding a row). `{"action": "list", "limit": N}`
-//! returns the newest runs, for `fraudctl` and humans.
+//! returns the newest runs, for `fraudctl` and humans. A run may carry `report_uri`, where
+//! its report page is stored; runs from builds without reports leave it out.
 //!
 //! Everything but the Lambda wiring lives here, so tests call [`handle`] directly
 //! against a real database.
