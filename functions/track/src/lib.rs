@@ -7,6 +7,8 @@
 //! `{"action": "get", "run_id": ...}` (or `"model_version"`) one run;
 //! `{"action": "best", "metric": "pr_auc"|"roc_auc"|"f1", "promoted_only": bool}` the run
 //! with the highest test-slice metric (default `pr_auc`, all runs).
+//! A run may carry `report_uri`, where its report page is stored; runs from builds without
+//! reports leave it out.
 //!
 //! Everything but the Lambda wiring lives here, so tests call [`handle`] directly
 //! against a real database.

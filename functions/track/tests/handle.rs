@@ -265,4 +265,29 @@ async fn unknown_metric_and_malformed_run_id_are_rejected_naming_the_field() {
         matches!(&err, TrackError::BadEvent(m) if m.contains("`metric`")),
         "{err}"
     );
+
+#[tokio::test]
+async fn records_the_report_uri_and_lists_it() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let version = "20240501T120000Z-0badcafe";
+    let report = format!("s3://fraud-models/models/{version}/report/index.html");
+    let mut event = run_event(version, "2024-05-01T12:00:00Z");
+    event["run"]["report_uri"] = json!(report);
+    handle(&client, event).await.unwrap();
+
+    let listed = handle(&client, json!({"action": "list"})).await.unwrap();
+    let listed = serde_json::to_value(&listed).unwrap();
+    assert_eq!(listed["runs"][0]["report_uri"], json!(report));
+    // A run from a build without reports still records, with no report.
+    let older = "20240502T120000Z-0badcafe";
+    handle(&client, run_event(older, "2024-05-02T12:00:00Z"))
+        .await
+        .unwrap();
+    let stored = RunStore::new(&client)
+        .get_run(older)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.report_uri, None);
 }
