@@ -390,6 +390,7 @@ mod tests {
             model_version: "v1".into(),
             recorded: true,
             duplicate: false,
+            mlflow: None,
         };
         assert_eq!(
             serde_json::to_value(&response).unwrap(),

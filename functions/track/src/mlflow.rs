@@ -259,6 +259,10 @@ pub fn batch(run: &TrainingRun, timestamp_ms: i64) -> (Vec<Value>, Vec<Value>, V
             if run.promoted { "true" } else { "false" },
         ),
     ];
+    let mut tags = tags;
+    if let Some(report) = &run.report_uri {
+        tags.push(tag("fraud.report_uri", report));
+    }
     (params, metrics, tags)
 }
 

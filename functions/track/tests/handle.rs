@@ -265,6 +265,7 @@ async fn unknown_metric_and_malformed_run_id_are_rejected_naming_the_field() {
         matches!(&err, TrackError::BadEvent(m) if m.contains("`metric`")),
         "{err}"
     );
+}
 
 #[tokio::test]
 async fn records_the_report_uri_and_lists_it() {
