@@ -22,7 +22,13 @@ if [[ "$("$DENY" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DENY_VERS
 fi
 
 "$DENY" --version
-"$DENY" --log-level warn --locked check licenses bans sources
+# Duplicate versions are warnings (listed without their inclusion trees); any error fails.
+report="$(mktemp)"; trap 'rm -f "$report"' EXIT
+rc=0
+"$DENY" --locked check --hide-inclusion-graph licenses bans sources >"$report" 2>&1 || rc=$?
+if ((rc != 0)); then cat "$report"; echo "deny: FAILED (see above)"; exit "$rc"; fi
+grep -E '^(warning|error)\[' "$report" | sort | uniq -c || true
+tail -n 1 "$report"
 if [[ "${DENY_ADVISORIES:-0}" == 1 ]]; then
   "$DENY" --locked check advisories
 else

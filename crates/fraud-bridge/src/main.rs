@@ -13,6 +13,7 @@
 //! - `sqs`: receive up to 10 messages, invoke with a real SQS event, delete the ones
 //!   not reported as failures; failures become visible again after the visibility
 //!   timeout, and the queue's redrive policy moves them to the DLQ after maxReceiveCount.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
