@@ -93,8 +93,7 @@ impl Notifier {
 
     /// Delivers one alert (message body), retrying what can succeed later.
     pub async fn deliver(&self, body: &str) -> Result<Alert, DeliveryError> {
-        let alert: Alert =
-            serde_json::from_str(body).map_err(|e| DeliveryError::NotAnAlert(e.to_string()))?;
+        let alert = Alert::from_json(body).map_err(|e| DeliveryError::NotAnAlert(e.to_string()))?;
         let mut last = String::new();
         for attempt in 1..=self.config.max_attempts {
             let timestamp = std::time::SystemTime::now()
