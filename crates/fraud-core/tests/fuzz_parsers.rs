@@ -453,8 +453,14 @@ fn parsers_survive_generated_inputs() {
             0 => (0..rng.random_range(0..256))
                 .map(|_| rng.random())
                 .collect(),
-            1..=4 => structured(rng, message_values.choose(rng).unwrap()),
-            _ => mutate(rng, messages.choose(rng).unwrap(), &messages),
+            1..=4 => {
+                let base = message_values.choose(rng).unwrap();
+                structured(rng, base)
+            }
+            _ => {
+                let base = messages.choose(rng).unwrap();
+                mutate(rng, base, &messages)
+            }
         },
         |input| match Transaction::from_json(input) {
             Ok(tx) => {
@@ -478,8 +484,14 @@ fn parsers_survive_generated_inputs() {
             0 => (0..rng.random_range(0..256))
                 .map(|_| rng.random())
                 .collect(),
-            1..=4 => structured(rng, alerts.choose(rng).unwrap()),
-            _ => mutate(rng, alert_bytes.choose(rng).unwrap(), &alert_bytes),
+            1..=4 => {
+                let base = alerts.choose(rng).unwrap();
+                structured(rng, base)
+            }
+            _ => {
+                let base = alert_bytes.choose(rng).unwrap();
+                mutate(rng, base, &alert_bytes)
+            }
         },
         |input| {
             let text = String::from_utf8_lossy(input);
@@ -561,7 +573,7 @@ fn parsers_survive_generated_inputs() {
     ));
     let mut csv = Vec::new();
     write_transactions(&mut csv, &transactions(&mut rng, 2)).unwrap();
-    let long_row = format!("\n{}", "a,".repeat(MAX_ROW_BYTES / 2 + 1));
+    let long_row = format!("\n{}", "aaaa,".repeat(MAX_ROW_BYTES / 4 + 1));
     csv.extend_from_slice(long_row.as_bytes());
     let rejects: Vec<String> = CsvTransactions::new(csv.as_slice())
         .unwrap()
