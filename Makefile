@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit template airflow-test e2e build compare bench stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e localstack-lambda-test build lambda-build compare bench stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -19,7 +19,7 @@ demo-offline: build
 
 ## The full test suite (what CI runs): lints, then unit, property, real-data and
 ## integration tests against the local services (started, and installed if missing).
-test: lint stack-up unit template airflow-test e2e
+test: lint deny stack-up unit fuzz template airflow-test e2e localstack-lambda-test
 
 ## SAM template: cfn-lint plus policy/shape tests (offline).
 template:
@@ -32,16 +32,26 @@ airflow-test:
 e2e:
 	AIRFLOW_CHECK=1 bash scripts/e2e.sh --check
 
+## Our functions running inside LocalStack without Docker (process executor):
+## invoke, SQS event source -> notify, schedule -> ingest, logs; cold/warm numbers.
+localstack-lambda-test:
+	bash scripts/localstack-lambda-test.sh
+
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 unit:
-	eval "$$(bash localstack/stack.sh env)" && cargo test --workspace --locked
+	bash scripts/mlflow.sh up
+	eval "$$(bash localstack/stack.sh env)" && eval "$$(bash scripts/mlflow.sh env)" && cargo test --workspace --locked
 
 build:
 	bash scripts/check-toolchain.sh
 	cargo build --release --locked -p fraudctl
+
+## Deployment zips of the five functions (size-tuned `lambda` profile); ARCH=arm64 for Graviton.
+lambda-build:
+	bash scripts/lambda-build.sh
 
 ## Our model vs the scikit-learn reference on the same features and split.
 compare: build
@@ -56,6 +66,7 @@ stack-up:
 
 stack-down:
 	bash localstack/stack.sh down
+	bash scripts/mlflow.sh down
 
 stack-status:
 	bash localstack/stack.sh status

@@ -4,6 +4,8 @@
 #   Tansu 0.6.0 Kafka broker       127.0.0.1:19092  (storage: s3://tansu/ on LocalStack)
 #   PostgreSQL 15 (own cluster)    127.0.0.1:55432
 #   cargo-lambda (installed only, never started here)
+#   Lambda without Docker: LocalStack's runtime executor "process" (localstack/process-executor)
+#   runs functions as local processes through lambda-process-init (crates/lambda-process-init)
 #
 # Usage: localstack/stack.sh {up|down|status|install|env|logs SERVICE [-f]|seed|check}
 # State: ${FRAUD_STACK_DIR:-$HOME/.cache/fraud-stack}. See localstack/README.md.
@@ -50,6 +52,11 @@ START_TIMEOUT="${FRAUD_STACK_START_TIMEOUT:-120}"   # seconds per service
 # loses topics whenever Tansu restarts.
 KAFKA_STORAGE="${FRAUD_STACK_KAFKA_STORAGE:-s3://tansu/}"
 LOG_MAX_BYTES=$((50 * 1024 * 1024))  # a log bigger than this is rotated to .1 at start
+# Lambda runtime executor of LocalStack: "process" (ours, no Docker) or "docker" (stock).
+LAMBDA_EXECUTOR="${FRAUD_STACK_LAMBDA_EXECUTOR:-process}"
+REPO_ROOT="$(cd -- "$SCRIPT_DIR/.." && pwd)"
+PROCESS_EXECUTOR_SRC="$SCRIPT_DIR/process-executor"
+PROCESS_INIT_BIN="$STATE/bin/lambda-process-init"
 
 # Names the project uses (also printed by `env`).
 S3_BUCKETS=(fraud-models fraud-data fraud-results tansu)
@@ -184,7 +191,7 @@ stray_pids() {
         [[ $p == "$$" ]] && continue
         cmd="$(pid_cmdline "$p")"
         case $cmd in
-            "$VENV/bin/python -m localstack.runtime.main"* | "$TANSU_BIN "* | "$PG_BIN/postgres -D $PG_DATA"*)
+            "$VENV/bin/python -m localstack.runtime.main"* | "$TANSU_BIN "* | "$PG_BIN/postgres -D $PG_DATA"* | "$PROCESS_INIT_BIN"*)
                 printf '%s\n' "$p" ;;
         esac
     done
@@ -239,6 +246,44 @@ cargo_lambda_ok() {
 
 tansu_ok() {
     [[ -x $TANSU_BIN ]] && "$TANSU_BIN" --version 2>/dev/null | grep -q "$TANSU_VERSION"
+}
+
+# Stamp of the process-executor sources (plugin package, or the init crate + lock file).
+tree_stamp() {
+    (cd "$REPO_ROOT" && find "$@" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -path '*.egg-info*' -print0 |
+        sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
+
+process_executor_ok() {
+    [[ "$(cat "$VENV/.process-executor-stamp" 2>/dev/null)" == "$(tree_stamp localstack/process-executor)" ]]
+}
+
+process_init_ok() {
+    [[ -x $PROCESS_INIT_BIN ]] &&
+        [[ "$(cat "$PROCESS_INIT_BIN.stamp" 2>/dev/null)" == "$(tree_stamp crates/lambda-process-init Cargo.lock)" ]]
+}
+
+# The executor plugin goes into LocalStack's venv (setuptools is there: no download).
+install_process_executor() {
+    local build
+    build="$(mktemp -d)"
+    cp -r "$PROCESS_EXECUTOR_SRC/." "$build/"
+    "$VENV/bin/python" -m pip install --no-input --disable-pip-version-check -q \
+        --no-deps --no-build-isolation --force-reinstall "$build"
+    rm -rf "$build"
+    tree_stamp localstack/process-executor >"$VENV/.process-executor-stamp"
+}
+
+# lambda-process-init is built from this repository (release, the usual target dir).
+install_process_init() {
+    command -v cargo >/dev/null 2>&1 ||
+        die "cargo is needed to build lambda-process-init (Lambda without Docker); or set FRAUD_STACK_LAMBDA_EXECUTOR=docker"
+    local target="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
+    (cd "$REPO_ROOT" && CARGO_TARGET_DIR="$target" cargo build --release --locked -p lambda-process-init)
+    mkdir -p "$(dirname "$PROCESS_INIT_BIN")"
+    cp -f "$target/release/lambda-process-init" "$PROCESS_INIT_BIN.tmp"
+    mv -f "$PROCESS_INIT_BIN.tmp" "$PROCESS_INIT_BIN"
+    tree_stamp crates/lambda-process-init Cargo.lock >"$PROCESS_INIT_BIN.stamp"
 }
 
 postgres_installed() { [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" && -x "$PG_BIN/psql" ]]; }
@@ -323,6 +368,11 @@ exec "$VENV/bin/aws" "\$@"
 EOF
     chmod 755 "$BIN/aws"
     ln -sfn "$CL_VENV/bin/cargo-lambda" "$BIN/cargo-lambda"
+    # `cargo lambda build` cross-links with Zig (the ziglang wheel cargo-lambda depends on);
+    # it looks for `zig` on PATH.
+    local zig
+    zig=$(ls "$CL_VENV"/lib/python3*/site-packages/ziglang/zig 2>/dev/null | head -n1)
+    [[ -n "$zig" ]] && ln -sfn "$zig" "$BIN/zig"
     ln -sfn "$TANSU_BIN" "$BIN/tansu"
 }
 
@@ -348,6 +398,9 @@ cmd_install() {
     cargo_lambda_ok || bg_install cargo-lambda install_cargo_lambda "$py"
     tansu_ok || bg_install tansu install_tansu "$py"
     postgres_installed || bg_install postgres install_postgres
+    if [[ $LAMBDA_EXECUTOR == process ]]; then
+        process_init_ok || bg_install lambda-process-init install_process_init
+    fi
     for name in "${!INSTALL_JOBS[@]}"; do
         if ! wait "${INSTALL_JOBS[$name]}"; then
             failed=1
@@ -356,6 +409,11 @@ cmd_install() {
         fi
     done
     ((failed == 0)) || die "installation failed"
+    if [[ $LAMBDA_EXECUTOR == process ]] && ! process_executor_ok; then
+        log "installing the Lambda process executor into $VENV"
+        install_process_executor >"$LOGS/install-process-executor.log" 2>&1 ||
+            { tail -n 25 "$LOGS/install-process-executor.log" >&2; die "installing localstack/process-executor failed"; }
+    fi
     link_bins
     if ((${#INSTALL_JOBS[@]} > 0)); then
         INSTALL_SECONDS="$(since "$t0")"
@@ -435,6 +493,9 @@ start_localstack() {
         DNS_ADDRESS=0 \
         SKIP_SSL_CERT_DOWNLOAD=1 \
         DISABLE_EVENTS=1 \
+        LAMBDA_RUNTIME_EXECUTOR="$LAMBDA_EXECUTOR" \
+        LAMBDA_PROCESS_INIT_BIN="$PROCESS_INIT_BIN" \
+        LAMBDA_PROCESS_DIR="$STATE/lambda-process" \
         "$VENV/bin/python" -m localstack.runtime.main)"
     LS_T0=$t0
     LS_PID=$pid

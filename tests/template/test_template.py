@@ -205,9 +205,18 @@ def problems_function_runtime(t: Template) -> list[str]:
     return problems
 
 
+def secret_arn_vars() -> dict[str, str]:
+    """Variables a function may get as a Secrets Manager ARN instead (fraud-aws secrets.rs)."""
+    src = (ROOT / "crates/fraud-aws/src/secrets.rs").read_text()
+    return dict(re.findall(r'var: "([A-Z0-9_]+)",\s*arn_var: "([A-Z0-9_]+)"', src))
+
+
 def problems_required_env(t: Template) -> list[str]:
-    """Every variable a function's Config::from_env requires is set in the template."""
+    """Every variable a function's Config::from_env requires is set in the template (a
+    secret through its ARN variable, which the function reads at cold start)."""
     problems = []
+    by_arn = secret_arn_vars()
+    assert by_arn, "no secret variables found in crates/fraud-aws/src/secrets.rs"
     for d in sorted(p.name for p in FUNCTIONS_DIR.iterdir() if (p / "src/lib.rs").is_file()):
         src = (FUNCTIONS_DIR / d / "src/lib.rs").read_text()
         needed = set(re.findall(r'required\(\s*"([A-Z0-9_]+)"', src))
@@ -216,7 +225,8 @@ def problems_required_env(t: Template) -> list[str]:
             name, fn = function_named(t, f"fraud-{d}")
         except AssertionError:
             continue  # reported by problems_functions_match_crates
-        missing = sorted(needed - set(env_vars(t, fn)))
+        have = set(env_vars(t, fn))
+        missing = sorted(v for v in needed - have if by_arn.get(v) not in have)
         if missing:
             problems.append(f"{name}: required env {missing} not set")
     return problems
@@ -301,9 +311,9 @@ def problems_secrets(t: Template) -> list[str]:
         for var, value in env_vars(t, fn).items():
             for v in strip_if(value):
                 if SECRET_ENV.search(var) and not var.endswith("_ARN"):
-                    text = v.get("Fn::Sub") if isinstance(v, dict) else v
-                    if not (isinstance(text, str) and text.startswith("{{resolve:secretsmanager:${")):
-                        problems.append(f"{name}: {var} is not a Secrets Manager reference")
+                    # The functions read the secret by ARN at cold start: a value here
+                    # (even a dynamic reference) would sit in the function configuration.
+                    problems.append(f"{name}: {var} puts a secret in the environment; pass its _ARN")
                 if var.endswith("SECRET_ARN") and not (
                     isinstance(v, dict) and v.get("Ref") in params
                 ):
@@ -311,8 +321,8 @@ def problems_secrets(t: Template) -> list[str]:
     raw = json.dumps({k: t.get(k) for k in ("Globals", "Resources", "Outputs")})
     if re.search(r"postgres(ql)?://[^\"]*:[^\"]*@", raw):
         problems.append("a literal Postgres URL with credentials")
-    if re.search(r"resolve:secretsmanager:arn:", raw):
-        problems.append("a Secrets Manager reference to a literal ARN")
+    if re.search(r"resolve:secretsmanager", raw):
+        problems.append("a Secrets Manager dynamic reference (resolves the secret into the template)")
     # GetSecretValue only on secret ARN parameters
     for where, st in statements(t):
         if "secretsmanager:GetSecretValue" in as_list(st.get("Action", [])):

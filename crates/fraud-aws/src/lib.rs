@@ -7,6 +7,7 @@
 mod model_store;
 mod queue;
 mod s3;
+pub mod secrets;
 
 pub use aws_config::SdkConfig;
 pub use aws_sdk_s3::Client as S3Client;
@@ -14,6 +15,7 @@ pub use aws_sdk_sqs::Client as SqsClient;
 pub use model_store::{CurrentModel, ModelCache, ModelStore};
 pub use queue::AlertQueue;
 pub use s3::{get_bytes, put_bytes, s3_client, S3Uri};
+pub use secrets::{resolve_secrets, SecretError, SecretVar};
 
 /// SQS client from the shared configuration.
 pub fn sqs_client(config: &aws_config::SdkConfig) -> SqsClient {

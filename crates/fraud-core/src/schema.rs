@@ -280,8 +280,10 @@ impl Transaction {
                     field: "trans_date_trans_time",
                 })?;
                 let value = value.trim();
+                // Whole seconds, like the CSV and Kafka forms: a sub-second part would
+                // not survive the Kafka hop (and Sparkov times have none).
                 parse_integer_i64(value)
-                    .and_then(DateTime::from_timestamp_millis)
+                    .and_then(|ms| DateTime::from_timestamp(ms.div_euclid(1000), 0))
                     .map(|t| t.naive_utc())
                     .ok_or_else(|| {
                         RecordError::bad_date(API_TIME_COLUMN, value, "epoch milliseconds")
@@ -681,5 +683,18 @@ pub(crate) mod tests {
         let tx = parse(&fields).unwrap();
         assert_eq!(tx.trans_date_trans_time.to_string(), "2019-01-01 06:14:00");
         assert_eq!(tx.unix_time, None);
+    }
+
+    #[test]
+    fn sub_second_api_time_is_cut_to_whole_seconds_so_the_kafka_hop_keeps_it() {
+        // Found by the parser fuzz run: milliseconds were kept, then lost in Kafka JSON.
+        let fields: Vec<_> = sample_fields()
+            .into_iter()
+            .filter(|(k, _)| *k != "trans_date_trans_time" && *k != "unix_time")
+            .chain([("current_time", "1546323240999".to_owned())])
+            .collect();
+        let tx = parse(&fields).unwrap();
+        assert_eq!(tx.trans_date_trans_time.to_string(), "2019-01-01 06:14:00");
+        assert_eq!(Transaction::from_json(&tx.to_json()).unwrap(), tx);
     }
 }

@@ -25,7 +25,7 @@ pub use card_state::CardStateStore;
 pub use error::DbError;
 pub use ledger::{ScoredLedger, ScoredTransaction};
 pub use migrate::migrate;
-pub use runs::{RecordOutcome, RunStore, TrainingRun};
+pub use runs::{RecordOutcome, RunMetric, RunStore, TrainingRun};
 pub use tokio_postgres::{Client, GenericClient};
 
 /// How long [`connect`] waits for the server when the URL sets no `connect_timeout`.

@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "scored_transactions",
         sql: include_str!("../migrations/0003_scored_transactions.sql"),
     },
+    Migration {
+        version: 4,
+        name: "training_runs_report_uri",
+        sql: include_str!("../migrations/0004_training_runs_report_uri.sql"),
+    },
 ];
 
 /// Key of the advisory lock that serialises migrations ("fraud-db" in ASCII). Advisory

@@ -47,6 +47,10 @@ pub struct TrainingRun {
     pub artifact_uri: String,
     /// Whether the model was made the one the score function uses.
     pub promoted: bool,
+    /// Where the run's report page is stored (`…/report/index.html`), when one was
+    /// written. Absent in runs sent by builds without reports.
+    #[serde(default)]
+    pub report_uri: Option<String>,
 }
 
 impl TrainingRun {
@@ -81,6 +85,7 @@ impl TrainingRun {
             metrics: serde_json::to_value(&artifact.metrics).expect("metrics serialize"),
             artifact_uri: artifact_uri.into(),
             promoted,
+            report_uri: None,
         }
     }
 
@@ -106,6 +111,16 @@ impl TrainingRun {
                     reason: "must not be empty".into(),
                 });
             }
+        }
+        if self
+            .report_uri
+            .as_deref()
+            .is_some_and(|uri| uri.trim().is_empty())
+        {
+            return Err(DbError::InvalidRun {
+                field: "report_uri",
+                reason: "must not be empty when given (leave it out instead)".into(),
+            });
         }
         Ok(())
     }
@@ -136,6 +151,7 @@ impl TrainingRun {
             metrics: row.get("metrics"),
             artifact_uri: row.get("artifact_uri"),
             promoted: row.get("promoted"),
+            report_uri: row.get("report_uri"),
         })
     }
 }
@@ -149,9 +165,42 @@ pub enum RecordOutcome {
     Duplicate,
 }
 
+/// A test-slice metric runs can be ranked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMetric {
+    PrAuc,
+    RocAuc,
+    F1,
+}
+
+impl RunMetric {
+    fn column(self) -> &'static str {
+        match self {
+            RunMetric::PrAuc => "pr_auc",
+            RunMetric::RocAuc => "roc_auc",
+            RunMetric::F1 => "f1",
+        }
+    }
+}
+
+impl std::str::FromStr for RunMetric {
+    type Err = String;
+    fn from_str(s: &str) -> Result<RunMetric, String> {
+        match s {
+            "pr_auc" => Ok(RunMetric::PrAuc),
+            "roc_auc" => Ok(RunMetric::RocAuc),
+            "f1" => Ok(RunMetric::F1),
+            other => Err(format!(
+                "unknown metric `{other}`: expected pr_auc, roc_auc or f1"
+            )),
+        }
+    }
+}
+
 const RUN_COLUMNS: &str = "run_id, model_version, created_at, learner, data_uri, data_sha256, \
      train_rows, validation_rows, test_rows, threshold, pr_auc, roc_auc, f1, params, metrics, \
-     artifact_uri, promoted";
+     artifact_uri, promoted, report_uri";
 
 /// The training-run log, over a connection or a transaction.
 pub struct RunStore<'a, C: GenericClient> {
@@ -184,7 +233,7 @@ impl<'a, C: GenericClient> RunStore<'a, C> {
         // by the DO UPDATE branch: that is how one statement tells insert from retry.
         let statement = format!(
             "INSERT INTO training_runs ({RUN_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
              ON CONFLICT (run_id) DO UPDATE SET
                  created_at = EXCLUDED.created_at,
                  learner = EXCLUDED.learner,
@@ -200,7 +249,9 @@ impl<'a, C: GenericClient> RunStore<'a, C> {
                  params = EXCLUDED.params,
                  metrics = EXCLUDED.metrics,
                  artifact_uri = EXCLUDED.artifact_uri,
-                 promoted = training_runs.promoted OR EXCLUDED.promoted
+                 promoted = training_runs.promoted OR EXCLUDED.promoted,
+                 -- A retry without a report keeps the one already recorded.
+                 report_uri = COALESCE(EXCLUDED.report_uri, training_runs.report_uri)
              WHERE training_runs.model_version = EXCLUDED.model_version
              RETURNING (xmax = 0) AS inserted"
         );
@@ -226,6 +277,7 @@ impl<'a, C: GenericClient> RunStore<'a, C> {
                     &run.metrics,
                     &run.artifact_uri,
                     &run.promoted,
+                    &run.report_uri,
                 ],
             )
             .await;
@@ -272,6 +324,41 @@ impl<'a, C: GenericClient> RunStore<'a, C> {
             .iter()
             .map(TrainingRun::from_row)
             .collect()
+    }
+
+    /// The run with `run_id`, if recorded.
+    pub async fn get_run_by_id(&self, run_id: Uuid) -> Result<Option<TrainingRun>, DbError> {
+        let statement = format!("SELECT {RUN_COLUMNS} FROM training_runs WHERE run_id = $1");
+        self.client
+            .query_opt(&statement, &[&run_id])
+            .await
+            .map_err(DbError::query("get_run_by_id"))?
+            .as_ref()
+            .map(TrainingRun::from_row)
+            .transpose()
+    }
+
+    /// The run with the highest test-slice `metric` (ties: the newest), optionally among
+    /// promoted runs only; `None` when no run qualifies.
+    pub async fn best_run(
+        &self,
+        metric: RunMetric,
+        promoted_only: bool,
+    ) -> Result<Option<TrainingRun>, DbError> {
+        // The column comes from a closed enum, never from the caller's text.
+        let column = metric.column();
+        let statement = format!(
+            "SELECT {RUN_COLUMNS} FROM training_runs
+             WHERE promoted OR NOT $1
+             ORDER BY {column} DESC, created_at DESC, model_version DESC LIMIT 1"
+        );
+        self.client
+            .query_opt(&statement, &[&promoted_only])
+            .await
+            .map_err(DbError::query("best_run"))?
+            .as_ref()
+            .map(TrainingRun::from_row)
+            .transpose()
     }
 
     /// Marks a run as promoted (idempotent). Other runs keep their flag: `promoted`

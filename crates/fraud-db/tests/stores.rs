@@ -73,6 +73,7 @@ fn run(model_version: &str) -> TrainingRun {
         metrics: json!({"test": {"pr_auc": 0.81}}),
         artifact_uri: format!("s3://fraud-models/models/{model_version}/model.json"),
         promoted: false,
+        report_uri: None,
     }
 }
 
@@ -108,6 +109,35 @@ async fn recording_the_same_run_twice_keeps_one_row() {
         runs.get_run(&first.model_version).await.unwrap(),
         Some(first)
     );
+}
+
+#[tokio::test]
+async fn report_uri_is_stored_and_a_retry_without_it_keeps_it() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let runs = RunStore::new(&client);
+    let version = "20240501T120000Z-0badcafe";
+    let uri = format!("s3://fraud-models/models/{version}/report/index.html");
+    let with_report = TrainingRun {
+        report_uri: Some(uri.clone()),
+        ..run(version)
+    };
+    runs.record_run(&with_report).await.unwrap();
+    assert_eq!(
+        runs.get_run(version).await.unwrap().unwrap().report_uri,
+        Some(uri.clone())
+    );
+    runs.record_run(&run(version)).await.unwrap();
+    assert_eq!(
+        runs.get_run(version).await.unwrap().unwrap().report_uri,
+        Some(uri)
+    );
+    let empty = TrainingRun {
+        report_uri: Some(" ".into()),
+        ..run("20240502T120000Z-0badcafe")
+    };
+    let err = runs.record_run(&empty).await.unwrap_err();
+    assert!(err.to_string().contains("report_uri"), "{err}");
 }
 
 #[tokio::test]

@@ -3,7 +3,28 @@
 //! name the variable and the value.
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::OnceLock;
+
+/// Values resolved at cold start from Secrets Manager (see `fraud_aws::secrets`), by
+/// variable name. They stand in for variables the environment does not set.
+static RESOLVED: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
+
+/// Makes `values` (read from Secrets Manager at cold start) visible to [`required`],
+/// [`or_default`], [`parsed`] and [`lookup`] as if they were environment variables that
+/// are not set. Call it once, before reading the configuration; later calls are ignored.
+pub fn use_resolved_secrets(values: HashMap<&'static str, String>) {
+    let _ = RESOLVED.set(values);
+}
+
+/// A variable from the environment, else from the secrets resolved at cold start.
+pub fn lookup(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| RESOLVED.get().and_then(|m| m.get(name).cloned()))
+}
 
 /// A missing or malformed environment variable.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -23,18 +44,12 @@ pub enum EnvError {
 
 /// A required variable.
 pub fn required(name: &'static str, help: &'static str) -> Result<String, EnvError> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(v),
-        _ => Err(EnvError::Missing { name, help }),
-    }
+    lookup(name).ok_or(EnvError::Missing { name, help })
 }
 
 /// An optional variable with a default.
 pub fn or_default(name: &'static str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
+    lookup(name).unwrap_or_else(|| default.to_owned())
 }
 
 /// An optional variable parsed into `T`, with a default.
@@ -43,8 +58,8 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|e: T::Err| EnvError::Invalid {
+    match lookup(name) {
+        Some(v) => v.trim().parse().map_err(|e: T::Err| EnvError::Invalid {
             name,
             value: v,
             reason: e.to_string(),

@@ -124,6 +124,8 @@ pub struct TrainArgs {
     /// Where rejected rows go (default: <out>/rejects.csv).
     #[arg(long)]
     rejects: Option<PathBuf>,
+    #[command(flatten)]
+    report: crate::report::TrainReportArgs,
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
@@ -160,6 +162,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         validation: args.validation_fraction,
     };
     let bar = progress::bar(None, "features");
+    let amounts = fraud_report::from_core::amounts_by_trans_num(&txs);
     let prepared = prepare(txs)?;
     bar.finish_and_clear();
     let bar = progress::bar(Some((params.n_trees * candidates.len()) as u64), "trees");
@@ -212,6 +215,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
     );
     if rejected > 0 {
         println!("  rejects: {}", rejects.display());
+    }
+    if let Some(report) =
+        crate::report::after_train(&args.report, &artifact, &prepared, &amounts, &args.out)?
+    {
+        println!("  report: {}", report.display());
     }
     Ok(())
 }
@@ -398,7 +406,7 @@ pub fn load_artifact(path: &Path) -> Result<ModelArtifact> {
 
 /// Reads a CSV fully; rejected rows are written to `rejects` (line, trans_num, reason, raw).
 /// Returns the transactions, the SHA-256 of the file and the number rejected.
-fn load_csv(path: &Path, rejects: &Path) -> Result<(Vec<Transaction>, String, u64)> {
+pub(crate) fn load_csv(path: &Path, rejects: &Path) -> Result<(Vec<Transaction>, String, u64)> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let sha256 = sha256_hex(&bytes);
     let bar = progress::bar(None, "reading");

@@ -6,6 +6,7 @@
 
 mod commands;
 mod progress;
+mod report;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,9 @@ enum Command {
     Score(commands::ScoreArgs),
     /// Export the feature matrix with the time split (for the Python reference).
     Features(commands::FeaturesArgs),
+    /// Draw a training run's report (index.html + PNG figures) from a run directory,
+    /// model artifact or report folder.
+    Report(report::ReportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Command::Evaluate(args) => commands::evaluate(args),
         Command::Score(args) => commands::score(args),
         Command::Features(args) => commands::features(args),
+        Command::Report(args) => report::report(args),
     }
 }

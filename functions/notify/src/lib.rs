@@ -3,13 +3,18 @@
 //! backoff with jitter). Messages that still fail are reported as batch item failures,
 //! so SQS redelivers only those, and after the queue's maxReceiveCount moves them to
 //! the dead-letter queue.
+//!
+//! With `ALERTS_SNS_TOPIC_ARN` set, each alert is also published to that SNS topic (for
+//! e-mail/SMS/mobile push subscribers), after the webhook accepted it. Delivery is at least
+//! once: a message retried because SNS failed reaches the webhook again, with the same
+//! `idempotency-key` header (the alert's trans_num) so the receiver can drop the repeat.
 #![forbid(unsafe_code)]
 
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use fraud_core::scoring::Alert;
-use fraud_lambda::{parsed, required, EnvError};
+use fraud_lambda::{lookup, parsed, required, EnvError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -33,6 +38,8 @@ pub struct Config {
     pub max_attempts: u32,
     /// `WEBHOOK_BACKOFF_MS`: first retry delay, doubled each time (default 200).
     pub backoff: Duration,
+    /// `ALERTS_SNS_TOPIC_ARN` (optional): also publish each alert to this SNS topic.
+    pub sns_topic_arn: Option<String>,
 }
 
 impl Config {
@@ -43,6 +50,7 @@ impl Config {
             timeout: Duration::from_millis(parsed("WEBHOOK_TIMEOUT_MS", 3000)?),
             max_attempts: parsed("WEBHOOK_MAX_ATTEMPTS", 3u32)?.max(1),
             backoff: Duration::from_millis(parsed("WEBHOOK_BACKOFF_MS", 200)?),
+            sns_topic_arn: lookup("ALERTS_SNS_TOPIC_ARN"),
         })
     }
 }
@@ -56,18 +64,26 @@ pub enum DeliveryError {
     Refused { status: u16 },
     #[error("webhook failed after {attempts} attempts: {last}")]
     Exhausted { attempts: u32, last: String },
+    #[error("SNS publish to {topic} failed (the webhook had accepted the alert): {message}")]
+    Sns { topic: String, message: String },
 }
 
 /// Pushes alerts to the webhook.
 pub struct Notifier {
     http: reqwest::Client,
+    sns: Option<aws_sdk_sns::Client>,
     config: Config,
 }
 
 impl Notifier {
-    pub fn new(config: Config) -> Result<Self, reqwest::Error> {
+    /// `aws` configures the SNS client (used only with `ALERTS_SNS_TOPIC_ARN`).
+    pub fn new(config: Config, aws: &fraud_aws::SdkConfig) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(config.timeout).build()?;
-        Ok(Notifier { http, config })
+        let sns = config
+            .sns_topic_arn
+            .as_ref()
+            .map(|_| aws_sdk_sns::Client::new(aws));
+        Ok(Notifier { http, sns, config })
     }
 
     /// Handles one SQS batch; the response lists the messages to be retried.
@@ -91,9 +107,38 @@ impl Notifier {
         response
     }
 
-    /// Delivers one alert (message body), retrying what can succeed later.
+    /// Delivers one alert (message body) to the webhook, retrying what can succeed later,
+    /// then to the SNS topic when one is configured.
     pub async fn deliver(&self, body: &str) -> Result<Alert, DeliveryError> {
         let alert = Alert::from_json(body).map_err(|e| DeliveryError::NotAnAlert(e.to_string()))?;
+        self.post_to_webhook(&alert, body).await?;
+        if let (Some(sns), Some(topic)) = (&self.sns, &self.config.sns_topic_arn) {
+            sns.publish()
+                .topic_arn(topic)
+                .subject(format!("Fraud alert {}", alert.trans_num))
+                .message(body)
+                .message_attributes(
+                    "trans_num",
+                    aws_sdk_sns::types::MessageAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(&alert.trans_num)
+                        .build()
+                        .map_err(|e| DeliveryError::Sns {
+                            topic: topic.clone(),
+                            message: e.to_string(),
+                        })?,
+                )
+                .send()
+                .await
+                .map_err(|e| DeliveryError::Sns {
+                    topic: topic.clone(),
+                    message: describe(&e),
+                })?;
+        }
+        Ok(alert)
+    }
+
+    async fn post_to_webhook(&self, alert: &Alert, body: &str) -> Result<(), DeliveryError> {
         let mut last = String::new();
         for attempt in 1..=self.config.max_attempts {
             let timestamp = std::time::SystemTime::now()
@@ -112,7 +157,7 @@ impl Notifier {
                 .send()
                 .await;
             match result {
-                Ok(r) if r.status().is_success() => return Ok(alert),
+                Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
                     return Err(DeliveryError::Refused {
                         status: r.status().as_u16(),
@@ -130,6 +175,18 @@ impl Notifier {
             last,
         })
     }
+}
+
+/// An SDK error with its sources (the service's own message included).
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Delay before retry `attempt` (1-based): base·2^(attempt−1), plus up to 50% jitter

@@ -49,13 +49,17 @@ async fn start(hook: Arc<Hook>) -> String {
 }
 
 fn notifier(url: String, attempts: u32) -> Notifier {
-    Notifier::new(Config {
-        webhook_url: url,
-        webhook_secret: "s3cret".into(),
-        timeout: Duration::from_millis(2000),
-        max_attempts: attempts,
-        backoff: Duration::from_millis(10),
-    })
+    Notifier::new(
+        Config {
+            webhook_url: url,
+            webhook_secret: "s3cret".into(),
+            timeout: Duration::from_millis(2000),
+            max_attempts: attempts,
+            backoff: Duration::from_millis(10),
+            sns_topic_arn: None,
+        },
+        &fraud_aws::SdkConfig::builder().build(),
+    )
     .unwrap()
 }
 

@@ -8,8 +8,13 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     fraud_lambda::init_tracing();
-    let config = Config::from_env()?;
     let aws = fraud_aws::aws_config().await;
+    // DATABASE_URL, or the secret DATABASE_SECRET_ARN names (read once, here).
+    let secrets = [fraud_aws::secrets::DATABASE_URL];
+    fraud_lambda::use_resolved_secrets(
+        fraud_aws::resolve_secrets(&aws, &secrets, fraud_lambda::lookup).await?,
+    );
+    let config = Config::from_env()?;
     let scorer = Scorer::new(config, &aws).await?;
     // Cold start loads the model; a missing model is not fatal here (train may not
     // have run yet): the first batch will fail and be retried until one is promoted.

@@ -2,17 +2,26 @@
 //!
 //! The train function invokes it with `{"run": <TrainingRun>}` after every training, and
 //! it records the run in PostgreSQL (idempotently: Lambda retries and re-sent events
-//! report `"duplicate": true` instead of adding a row). `{"action": "list", "limit": N}`
-//! returns the newest runs, for `fraudctl` and humans.
+//! report `"duplicate": true` instead of adding a row). Reads, for `fraudctl`, Airflow and
+//! humans: `{"action": "list", "limit": N}` returns the newest runs;
+//! `{"action": "get", "run_id": ...}` (or `"model_version"`) one run;
+//! `{"action": "best", "metric": "pr_auc"|"roc_auc"|"f1", "promoted_only": bool}` the run
+//! with the highest test-slice metric (default `pr_auc`, all runs).
+//! A run may carry `report_uri`, where its report page is stored; runs from builds without
+//! reports leave it out.
 //!
 //! Everything but the Lambda wiring lives here, so tests call [`handle`] directly
 //! against a real database.
 #![forbid(unsafe_code)]
 
-use fraud_db::{DbError, GenericClient, RecordOutcome, RunStore, TrainingRun};
+pub mod mlflow;
+
+use fraud_db::{DbError, GenericClient, RecordOutcome, RunMetric, RunStore, TrainingRun};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
+
+use crate::mlflow::{Mirrored, MlflowConfig, MlflowError, MlflowMirror};
 
 /// Runs listed when a list request gives no `limit`.
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
@@ -24,12 +33,15 @@ pub const MAX_LIST_LIMIT: u32 = 500;
 pub struct Config {
     /// `DATABASE_URL`: where the training-run log lives.
     pub database_url: String,
+    /// `MLFLOW_TRACKING_URI` (+ `MLFLOW_EXPERIMENT_NAME`, `MLFLOW_TRACKING_TOKEN`):
+    /// optionally mirror each recorded run to that MLflow server.
+    pub mlflow: Option<MlflowConfig>,
 }
 
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+        Config::from_lookup(fraud_lambda::lookup)
     }
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
@@ -37,7 +49,11 @@ impl Config {
         let database_url = lookup("DATABASE_URL")
             .filter(|url| !url.trim().is_empty())
             .ok_or(ConfigError::MissingDatabaseUrl)?;
-        Ok(Config { database_url })
+        let mlflow = MlflowConfig::from_lookup(&lookup).map_err(ConfigError::Mlflow)?;
+        Ok(Config {
+            database_url,
+            mlflow,
+        })
     }
 }
 
@@ -46,18 +62,21 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &"<redacted>")
+            .field("mlflow", &self.mlflow)
             .finish()
     }
 }
 
 /// A missing or unusable environment variable.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
         "environment variable DATABASE_URL is required: the PostgreSQL URL of the training-run \
          log, e.g. postgres://fraud:fraud@127.0.0.1:55432/fraud for the local stack (`make stack-up`)"
     )]
     MissingDatabaseUrl,
+    #[error(transparent)]
+    Mlflow(MlflowError),
 }
 
 /// What the function was asked to do.
@@ -67,6 +86,15 @@ pub enum TrackRequest {
     Record(Box<TrainingRun>),
     /// `{"action": "list", "limit": N}`: the `limit` newest runs.
     List { limit: u32 },
+    /// `{"action": "get", "run_id": ...}`: one run by id.
+    GetById(Uuid),
+    /// `{"action": "get", "model_version": ...}`: one run by model version.
+    GetByVersion(String),
+    /// `{"action": "best", "metric": ..., "promoted_only": ...}`: the best run.
+    Best {
+        metric: RunMetric,
+        promoted_only: bool,
+    },
 }
 
 impl TrackRequest {
@@ -78,10 +106,28 @@ impl TrackRequest {
             run: Option<Value>,
             action: Option<String>,
             limit: Option<Value>,
+            run_id: Option<String>,
+            model_version: Option<String>,
+            metric: Option<String>,
+            promoted_only: Option<bool>,
         }
         let bad = |reason: String| TrackError::BadEvent(reason);
         let event: Event = serde_json::from_value(event).map_err(|e| bad(e.to_string()))?;
-        match (event.run, event.action.as_deref()) {
+        let action = event.action.as_deref();
+        let only_for = |field: &str, present: bool, allowed: &str| {
+            if present && action != Some(allowed) {
+                Err(bad(format!(
+                    "`{field}` applies to {{\"action\": \"{allowed}\"}} only"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        only_for("run_id", event.run_id.is_some(), "get")?;
+        only_for("model_version", event.model_version.is_some(), "get")?;
+        only_for("metric", event.metric.is_some(), "best")?;
+        only_for("promoted_only", event.promoted_only.is_some(), "best")?;
+        match (event.run, action) {
             (Some(run), None | Some("record")) => {
                 if event.limit.is_some() {
                     return Err(bad("`limit` applies to {\"action\": \"list\"} only".into()));
@@ -105,11 +151,32 @@ impl TrackRequest {
                 };
                 Ok(TrackRequest::List { limit })
             }
+            (None, Some("get")) => match (event.run_id, event.model_version) {
+                (Some(id), None) => Uuid::parse_str(&id)
+                    .map(TrackRequest::GetById)
+                    .map_err(|e| bad(format!("field `run_id` is not a UUID (`{id}`): {e}"))),
+                (None, Some(version)) if !version.trim().is_empty() => {
+                    Ok(TrackRequest::GetByVersion(version))
+                }
+                (None, Some(_)) => Err(bad("field `model_version` is empty".into())),
+                _ => Err(bad(
+                    "{\"action\": \"get\"} takes exactly one of `run_id` and `model_version`".into(),
+                )),
+            },
+            (None, Some("best")) => Ok(TrackRequest::Best {
+                metric: event
+                    .metric
+                    .as_deref()
+                    .unwrap_or("pr_auc")
+                    .parse()
+                    .map_err(|e: String| bad(format!("field `metric`: {e}")))?,
+                promoted_only: event.promoted_only.unwrap_or(false),
+            }),
             (Some(_), Some(action)) => Err(bad(format!(
                 "`run` goes with no action (or \"record\"), not with action `{action}`"
             ))),
             (None, Some(action)) => Err(bad(format!(
-                "unknown action `{action}`: expected \"list\" (or send {{\"run\": ...}} to record)"
+                "unknown action `{action}`: expected \"list\", \"get\" or \"best\" (or send {{\"run\": ...}} to record)"
             ))),
             (None, None) => Err(bad(
                 "expected {\"run\": <training run>} or {\"action\": \"list\", \"limit\": N}".into(),
@@ -130,9 +197,15 @@ pub enum TrackResponse {
         recorded: bool,
         /// True when the run was already recorded (a retry or a re-sent event).
         duplicate: bool,
+        /// With an MLflow mirror: `created <mlflow run id>`, `existing <id>` or
+        /// `failed: <reason>` (the run is recorded in PostgreSQL either way).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mlflow: Option<String>,
     },
     /// `{"runs": [...]}`, newest first.
     Runs { runs: Vec<TrainingRun> },
+    /// `{"run": <run> | null}`: the answer to `get` and `best` (`null`: no such run).
+    Run { run: Option<Box<TrainingRun>> },
 }
 
 /// Why an invocation failed.
@@ -164,6 +237,15 @@ pub async fn handle<C: GenericClient>(
     client: &C,
     event: Value,
 ) -> Result<TrackResponse, TrackError> {
+    handle_with_mirror(client, event, None).await
+}
+
+/// [`handle`], mirroring recorded runs to MLflow when `mirror` is given.
+pub async fn handle_with_mirror<C: GenericClient>(
+    client: &C,
+    event: Value,
+    mirror: Option<&MlflowMirror>,
+) -> Result<TrackResponse, TrackError> {
     let runs = RunStore::new(client);
     match TrackRequest::from_event(event)? {
         TrackRequest::Record(run) => {
@@ -176,17 +258,50 @@ pub async fn handle<C: GenericClient>(
                 duplicate,
                 "training run recorded"
             );
+            let mlflow = match mirror {
+                None => None,
+                Some(mirror) => Some(match mirror.mirror(&run).await {
+                    Ok(Mirrored::Created(id)) => format!("created {id}"),
+                    Ok(Mirrored::Existing(id)) => format!("existing {id}"),
+                    Err(e) => {
+                        tracing::warn!(run_id = %run.run_id, error = %e, "run recorded, MLflow mirror failed; a retry of this event mirrors it");
+                        format!("failed: {e}")
+                    }
+                }),
+            };
             Ok(TrackResponse::Recorded {
                 run_id: run.run_id,
                 model_version: run.model_version,
                 recorded: true,
                 duplicate,
+                mlflow,
             })
         }
         TrackRequest::List { limit } => {
             let runs = runs.list_runs(limit).await?;
             tracing::info!(limit, returned = runs.len(), "training runs listed");
             Ok(TrackResponse::Runs { runs })
+        }
+        TrackRequest::GetById(run_id) => Ok(TrackResponse::Run {
+            run: runs.get_run_by_id(run_id).await?.map(Box::new),
+        }),
+        TrackRequest::GetByVersion(version) => Ok(TrackResponse::Run {
+            run: runs.get_run(&version).await?.map(Box::new),
+        }),
+        TrackRequest::Best {
+            metric,
+            promoted_only,
+        } => {
+            let run = runs.best_run(metric, promoted_only).await?;
+            tracing::info!(
+                ?metric,
+                promoted_only,
+                found = run.is_some(),
+                "best run read"
+            );
+            Ok(TrackResponse::Run {
+                run: run.map(Box::new),
+            })
         }
     }
 }
@@ -199,18 +314,20 @@ mod tests {
     #[test]
     fn missing_database_url_says_what_to_set() {
         let err = Config::from_lookup(|_| None).unwrap_err();
-        assert_eq!(err, ConfigError::MissingDatabaseUrl);
+        assert!(matches!(err, ConfigError::MissingDatabaseUrl));
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
-        assert_eq!(
+        assert!(matches!(
             Config::from_lookup(|_| Some("  ".into())).unwrap_err(),
             ConfigError::MissingDatabaseUrl
-        );
+        ));
     }
 
     #[test]
     fn config_debug_hides_the_password() {
-        let config =
-            Config::from_lookup(|_| Some("postgres://fraud:s3cret@db/fraud".into())).unwrap();
+        let config = Config::from_lookup(|k| {
+            (k == "DATABASE_URL").then(|| "postgres://fraud:s3cret@db/fraud".into())
+        })
+        .unwrap();
         assert_eq!(config.database_url, "postgres://fraud:s3cret@db/fraud");
         assert!(!format!("{config:?}").contains("s3cret"));
     }
@@ -273,6 +390,7 @@ mod tests {
             model_version: "v1".into(),
             recorded: true,
             duplicate: false,
+            mlflow: None,
         };
         assert_eq!(
             serde_json::to_value(&response).unwrap(),

@@ -3,7 +3,8 @@
 //! is in the library ([`fraud_fn_track::handle`]).
 #![forbid(unsafe_code)]
 
-use fraud_fn_track::{handle, Config, TrackError};
+use fraud_fn_track::mlflow::MlflowMirror;
+use fraud_fn_track::{handle_with_mirror, Config, TrackError};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -12,6 +13,12 @@ use tokio::sync::Mutex;
 async fn main() -> anyhow::Result<()> {
     // anyhow: a failed cold start prints the full message, not a `Debug` variant name.
     init_tracing();
+    let aws = fraud_aws::aws_config().await;
+    // DATABASE_URL, or the secret DATABASE_SECRET_ARN names (read once, here).
+    let secrets = [fraud_aws::secrets::DATABASE_URL];
+    fraud_lambda::use_resolved_secrets(
+        fraud_aws::resolve_secrets(&aws, &secrets, fraud_lambda::lookup).await?,
+    );
     let config = Config::from_env()?;
     let mut client = fraud_db::connect(&config.database_url).await?;
     let applied = fraud_db::migrate(&mut client).await?;
@@ -19,8 +26,12 @@ async fn main() -> anyhow::Result<()> {
 
     // Lambda runs one invocation at a time per instance; the mutex only lets the
     // handler replace a connection the server closed while the instance was frozen.
+    let mirror = config.mlflow.clone().map(MlflowMirror::new).transpose()?;
+    if let Some(mlflow) = &config.mlflow {
+        tracing::info!(tracking_uri = %mlflow.tracking_uri, experiment = %mlflow.experiment, "mirroring runs to MLflow");
+    }
     let client = Mutex::new(client);
-    let (client, config) = (&client, &config);
+    let (client, config, mirror) = (&client, &config, mirror.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let mut client = client.lock().await;
         if client.is_closed() {
@@ -29,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(TrackError::from)?;
         }
-        handle(&*client, event.payload).await
+        handle_with_mirror(&*client, event.payload, mirror).await
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))

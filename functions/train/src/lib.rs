@@ -3,7 +3,9 @@
 //! metrics in S3, promotes it to "current" only if it beats the current model on the
 //! same test slice (or when forced), and records the run through the track function.
 //! The run record is also written beside the artifact first, so it is never lost when
-//! tracking is unavailable.
+//! tracking is unavailable. Every run also gets a report (`report/index.html` and its
+//! PNG figures, drawn from the test slice and compared with the promoted model) beside
+//! the artifact; the run record links it as `report_uri`.
 #![forbid(unsafe_code)]
 
 use aws_sdk_lambda::primitives::Blob;
@@ -25,6 +27,9 @@ pub struct Config {
     pub track_function: String,
     /// `PROMOTE_MIN_IMPROVEMENT`: PR-AUC a new model must gain to be promoted (default 0).
     pub min_improvement: f64,
+    /// `REPORT_REVIEW_COST`: cost of reviewing one alert, for the report's cost vs
+    /// threshold figure (default 5, in the amounts' currency).
+    pub review_cost: f64,
 }
 
 impl Config {
@@ -33,6 +38,7 @@ impl Config {
             models_bucket: required("FRAUD_MODELS_BUCKET", "S3 bucket for model artifacts")?,
             track_function: or_default("TRACK_FUNCTION_NAME", "fraud-track"),
             min_improvement: parsed("PROMOTE_MIN_IMPROVEMENT", 0.0)?,
+            review_cost: parsed("REPORT_REVIEW_COST", fraud_report::DEFAULT_REVIEW_COST)?,
         })
     }
 }
@@ -106,6 +112,8 @@ pub struct TrainResponse {
     pub previous_version: Option<String>,
     pub previous_test_pr_auc: Option<f64>,
     pub run_uri: String,
+    /// The run's report page (`…/report/index.html`); absent if it could not be written.
+    pub report_uri: Option<String>,
     pub tracked: bool,
     pub train_seconds: f64,
 }
@@ -121,6 +129,15 @@ pub enum TrainError {
     Data { uri: String, reason: String },
     #[error(transparent)]
     Train(#[from] fraud_core::train::TrainError),
+}
+
+/// Why a run's report was not written (logged; the run goes on without it).
+#[derive(Debug, thiserror::Error)]
+enum ReportFailure {
+    #[error("{0}")]
+    Report(String),
+    #[error(transparent)]
+    Aws(#[from] fraud_aws::AwsError),
 }
 
 /// The train function's clients.
@@ -191,6 +208,7 @@ impl Trainer {
             max_depth: 12,
             ..base.clone()
         };
+        let amounts = fraud_report::from_core::amounts_by_trans_num(&txs);
         let prepared = prepare(txs)?;
         let source = DataSource {
             uri: request.data_uris.join(","),
@@ -212,11 +230,13 @@ impl Trainer {
         let [_, _, test] = split.ranges(data.labels.len());
         let previous = self.store.current().await?;
         let mut previous_score = None;
+        let mut previous_artifact = None;
         if let Some(p) = &previous {
             match self.store.load(&p.version).await {
                 Ok(current) => {
                     let scores = current.model.predict_many(&data.features[test.clone()]);
                     previous_score = Some(average_precision(&data.labels[test.clone()], &scores));
+                    previous_artifact = Some(current);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "the current model cannot be loaded; it will be replaced")
@@ -241,8 +261,22 @@ impl Trainer {
         }
         tracing::info!(model_version = %artifact.version, promoted, reason = %reason, "training run finished");
 
-        // 4. Record the run: beside the artifact first, then through the track function.
-        let run = fraud_db::TrainingRun::from_artifact(&artifact, &artifact_uri, promoted);
+        // 4. The report, beside the artifact. A report that cannot be made is logged and
+        //    left out: it must not cost the run its record.
+        let report_uri = match self
+            .write_report(&artifact, data.clone(), amounts, previous_artifact, &reason)
+            .await
+        {
+            Ok(uri) => Some(uri),
+            Err(e) => {
+                tracing::warn!(model_version = %artifact.version, error = %e, "run report not written");
+                None
+            }
+        };
+
+        // 5. Record the run: beside the artifact first, then through the track function.
+        let mut run = fraud_db::TrainingRun::from_artifact(&artifact, &artifact_uri, promoted);
+        run.report_uri = report_uri.clone();
         let run_json = serde_json::to_vec_pretty(&run).expect("runs serialize");
         let run_uri = self
             .store
@@ -266,9 +300,62 @@ impl Trainer {
             previous_version: previous.map(|p| p.version),
             previous_test_pr_auc: previous_score,
             run_uri,
+            report_uri,
             tracked,
             train_seconds: artifact.training.train_seconds,
         })
+    }
+
+    /// Draws the run's report (test slice, compared with the promoted model) and stores
+    /// it under `models/<version>/report/`; returns the page's URI.
+    async fn write_report(
+        &self,
+        artifact: &fraud_core::ModelArtifact,
+        data: std::sync::Arc<fraud_core::train::Prepared>,
+        amounts: std::collections::HashMap<String, f64>,
+        previous: Option<fraud_core::ModelArtifact>,
+        promotion: &str,
+    ) -> Result<String, ReportFailure> {
+        let started = std::time::Instant::now();
+        let review_cost = self.config.review_cost;
+        let promotion = promotion.to_owned();
+        let for_report = artifact.clone();
+        let files = tokio::task::spawn_blocking(move || {
+            let amounts = fraud_report::from_core::amounts_in_order(&data, &amounts)?;
+            let mut input = fraud_report::from_core::report_input(
+                &for_report,
+                &data,
+                &amounts,
+                previous.as_ref(),
+                review_cost,
+            )?;
+            input.notes.push(("promotion".into(), promotion));
+            fraud_report::build(&input)
+        })
+        .await
+        .map_err(|e| ReportFailure::Report(format!("report task failed: {e}")))?
+        .map_err(|e| ReportFailure::Report(e.to_string()))?;
+        let bucket = self.store.bucket();
+        let mut index_uri = String::new();
+        for file in files {
+            let key = format!(
+                "models/{}/{}/{}",
+                artifact.version,
+                fraud_report::REPORT_DIR,
+                file.name
+            );
+            fraud_aws::put_bytes(&self.s3, bucket, &key, file.bytes, file.content_type).await?;
+            if file.name == fraud_report::INDEX_FILE {
+                index_uri = format!("s3://{bucket}/{key}");
+            }
+        }
+        tracing::info!(
+            model_version = %artifact.version,
+            report_uri = %index_uri,
+            report_ms = started.elapsed().as_millis() as u64,
+            "run report written"
+        );
+        Ok(index_uri)
     }
 
     /// Invokes the track function; failures are logged, the run stays in S3.

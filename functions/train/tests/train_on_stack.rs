@@ -40,6 +40,7 @@ async fn promotes_only_a_better_model_unless_forced() {
             // No track function here: the run must still be kept beside the artifact.
             track_function: format!("absent-{suffix}"),
             min_improvement: 0.0,
+            review_cost: 5.0,
         },
         &aws,
     );
@@ -65,6 +66,37 @@ async fn promotes_only_a_better_model_unless_forced() {
     let run: serde_json::Value = serde_json::from_slice(&run).unwrap();
     assert_eq!(run["model_version"], first.model_version.as_str());
 
+    // The report sits beside the artifact and the run links it.
+    let report_prefix = format!("models/{}/report", first.model_version);
+    let report_uri = format!("s3://{bucket}/{report_prefix}/index.html");
+    assert_eq!(first.report_uri.as_deref(), Some(report_uri.as_str()));
+    assert_eq!(run["report_uri"], report_uri.as_str());
+    let page = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(format!("{report_prefix}/index.html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.content_type(), Some("text/html; charset=utf-8"));
+    let page = String::from_utf8(page.body.collect().await.unwrap().to_vec()).unwrap();
+    assert!(page.contains(&first.model_version));
+    assert!(
+        page.contains("nothing to compare with"),
+        "first run has no promoted model"
+    );
+    for (figure, _) in fraud_report::FIGURES {
+        assert!(
+            page.contains(&format!("src=\"{figure}\"")),
+            "page lacks {figure}"
+        );
+        let png = fraud_aws::get_bytes(&s3, &bucket, &format!("{report_prefix}/{figure}"))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{figure} not stored"));
+        assert!(png.starts_with(b"\x89PNG"), "{figure} is not a PNG");
+    }
+
     // One tree ranks worse on the same test slice: stored, not promoted.
     let worse = trainer.handle(request(1, false)).await.unwrap();
     assert!(!worse.promoted, "{}", worse.promotion_reason);
@@ -73,6 +105,20 @@ async fn promotes_only_a_better_model_unless_forced() {
         Some(first.model_version.as_str())
     );
     assert!(worse.previous_test_pr_auc.unwrap() > worse.test_pr_auc);
+    // Its report compares it with the promoted (first) model.
+    let worse_page = fraud_aws::get_bytes(
+        &s3,
+        &bucket,
+        &format!("models/{}/report/index.html", worse.model_version),
+    )
+    .await
+    .unwrap()
+    .expect("report of the second run");
+    let worse_page = String::from_utf8(worse_page).unwrap();
+    assert!(worse_page.contains(&format!(
+        "Promoted model: <code>{}</code>",
+        first.model_version
+    )));
     let store = ModelStore::new(s3.clone(), bucket.clone());
     assert_eq!(
         store.current().await.unwrap().unwrap().version,
@@ -101,6 +147,7 @@ async fn missing_training_data_is_a_clear_error() {
             models_bucket: "fraud-models".into(),
             track_function: "fraud-track".into(),
             min_improvement: 0.0,
+            review_cost: 5.0,
         },
         &aws,
     );
