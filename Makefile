@@ -19,7 +19,7 @@ demo-offline: build
 
 ## The full test suite (what CI runs): lints, then unit, property, real-data and
 ## integration tests against the local services (started, and installed if missing).
-test: lint stack-up unit template airflow-test e2e localstack-lambda-test
+test: lint deny stack-up unit fuzz template airflow-test e2e localstack-lambda-test
 
 ## SAM template: cfn-lint plus policy/shape tests (offline).
 template:
@@ -73,3 +73,21 @@ stack-status:
 
 clean:
 	rm -rf $(OUT)
+
+## Reliability and security (RELIABILITY.md).
+.PHONY: deny faults fuzz fuzz-long
+## Supply chain: cargo-deny licenses, bans, sources (installs cargo-deny if missing).
+deny:
+	bash scripts/deny.sh
+
+## Fault-injection matrix on the local stack (stops/starts Kafka and Postgres; run serially).
+faults:
+	bash scripts/faults.sh
+
+## Parser fuzzing, short (CI) run: FUZZ_CASES per parser (default 10000; debug build).
+fuzz:
+	FUZZ_CASES=$${FUZZ_CASES:-10000} cargo test --locked -p fraud-core --test fuzz_parsers -- --ignored --nocapture
+
+## Parser fuzzing, long run: 2.5*10^5 per parser, 1.25*10^6 generated inputs in total.
+fuzz-long:
+	FUZZ_CASES=250000 cargo test --locked --release -p fraud-core --test fuzz_parsers -- --ignored --nocapture --test-threads 1

@@ -772,6 +772,42 @@ cmd_logs() {
     fi
 }
 
+# Stop one service (fault-injection tests): tansu or postgres. Data survives
+# (Tansu keeps its log in LocalStack S3; Postgres its data dir); `start` brings it back.
+cmd_stop_one() {
+    local svc=${1:-} pid
+    case $svc in
+        tansu | postgres) ;;
+        *) die "usage: stack.sh stop {tansu|postgres}  (LocalStack keeps Tansu's storage: use 'down' to stop it)" ;;
+    esac
+    lock
+    pid="$(service_pid "$svc")"
+    if [[ -z $pid ]]; then
+        log "$svc is not running"
+    elif [[ $svc == postgres ]]; then
+        log "stopping postgres (pid $pid)"
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 || stop_pid "$pid" postgres
+    else
+        log "stopping $svc (pid $pid)"
+        stop_pid "$pid" "$svc"
+    fi
+    rm -f "$RUN/$svc.pid"
+}
+
+# Start one service again after `stop SERVICE` (no-op when it is running).
+cmd_start_one() {
+    local svc=${1:-}
+    lock
+    case $svc in
+        tansu)
+            [[ -n "$(service_pid localstack)" ]] || die "LocalStack (Tansu's storage) is not running: use 'up'"
+            start_tansu ;;
+        postgres) start_postgres ;;
+        *) die "usage: stack.sh start {tansu|postgres}" ;;
+    esac
+    log "$svc is up on $HOST:$(service_port "$svc")"
+}
+
 # Round trips through every service (S3, SQS, Kafka, Postgres as fraud).
 cmd_check() {
     local t0
@@ -795,6 +831,8 @@ usage: $0 COMMAND
   logs SERVICE  show a log (localstack|tansu|postgres|seed|install-*); add -f to follow
   seed          re-run the idempotent seed (buckets, queues, topics, role/db)
   check         round-trip S3, SQS, Kafka and Postgres
+  stop SERVICE  stop one service (tansu|postgres), keeping its data (fault tests)
+  start SERVICE start it again
 state dir: $STATE
 EOF
 }
@@ -811,6 +849,8 @@ main() {
         logs)    cmd_logs "$@" ;;
         seed)    lock; cmd_seed; log "seeded in ${SEED_SECONDS}s" ;;
         check)   cmd_check ;;
+        stop)    cmd_stop_one "$@" ;;
+        start)   cmd_start_one "$@" ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

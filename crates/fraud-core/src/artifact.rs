@@ -27,9 +27,14 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// File name of the artifact inside a model directory.
 pub const ARTIFACT_FILE: &str = "model.json";
 
+/// Largest artifact accepted, in bytes (a 300-tree forest is a few MB).
+pub const MAX_ARTIFACT_BYTES: usize = 256 * 1024 * 1024;
+
 /// Errors when loading an artifact.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
+    #[error("artifact of {len} bytes exceeds the limit of {max}")]
+    Oversize { len: usize, max: usize },
     #[error("not a model artifact: {0}")]
     Corrupt(String),
     #[error("artifact format `{found}` is not `{ARTIFACT_FORMAT}`")]
@@ -198,6 +203,12 @@ impl ModelArtifact {
         #[derive(Deserialize)]
         struct ParamsHeader {
             learner: String,
+        }
+        if bytes.len() > MAX_ARTIFACT_BYTES {
+            return Err(ArtifactError::Oversize {
+                len: bytes.len(),
+                max: MAX_ARTIFACT_BYTES,
+            });
         }
         let header: Header =
             serde_json::from_slice(bytes).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;

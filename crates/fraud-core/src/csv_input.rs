@@ -37,6 +37,10 @@ const LOOKUP: [&str; 23] = {
 };
 
 /// Streams transactions out of a Sparkov CSV.
+/// Largest CSV row accepted, in bytes (a valid row is well under 1 KiB; every field is
+/// also capped at [`crate::schema::MAX_FIELD_BYTES`]).
+pub const MAX_ROW_BYTES: usize = 64 * 1024;
+
 pub struct CsvTransactions<R> {
     reader: csv::Reader<R>,
     positions: [Option<usize>; 23],
@@ -124,6 +128,12 @@ impl<R: Read> Iterator for CsvTransactions<R> {
         match self.reader.read_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => {
+                let size = self.record.as_byte_record().as_slice().len();
+                if size > MAX_ROW_BYTES {
+                    let reason =
+                        format!("row of {size} bytes exceeds the limit of {MAX_ROW_BYTES}");
+                    return Some(Ok(Err(self.rejection(reason))));
+                }
                 if self.record.len() != self.width {
                     let reason = format!(
                         "expected {} fields, found {}",

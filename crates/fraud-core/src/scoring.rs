@@ -144,7 +144,31 @@ pub struct Alert {
     pub published_at_ms: Option<i64>,
 }
 
+/// Largest alert message accepted, in bytes (an alert is about 300 bytes; SQS itself
+/// caps messages at 256 KiB).
+pub const MAX_ALERT_BYTES: usize = 256 * 1024;
+
+/// Why a message is not an alert.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AlertError {
+    #[error("alert of {len} bytes exceeds the limit of {max}")]
+    Oversize { len: usize, max: usize },
+    #[error("invalid alert JSON: {0}")]
+    Malformed(String),
+}
+
 impl Alert {
+    /// Parses an alert message (the SQS body notify receives).
+    pub fn from_json(body: &str) -> Result<Self, AlertError> {
+        if body.len() > MAX_ALERT_BYTES {
+            return Err(AlertError::Oversize {
+                len: body.len(),
+                max: MAX_ALERT_BYTES,
+            });
+        }
+        serde_json::from_str(body).map_err(|e| AlertError::Malformed(e.to_string()))
+    }
+
     /// The alert for a scored payment.
     pub fn new(tx: &Transaction, score: &Score, threshold: f64) -> Self {
         Alert {

@@ -2,6 +2,7 @@
 //!
 //! Every long step shows progress on stderr and every command ends with a human-readable
 //! summary on stdout. Exit code is non-zero on any error.
+#![forbid(unsafe_code)]
 
 mod commands;
 mod progress;

@@ -3,6 +3,7 @@
 //! Kept thin on purpose: parse the flags (each with an environment fallback) into a
 //! [`SimConfig`], set up logging, bind, and hand over to the library. Ctrl-c or SIGTERM
 //! stops the server gracefully.
+#![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
 //! Lambda entry point of the ingest function (EventBridge schedule or direct invoke).
+#![forbid(unsafe_code)]
 
 use fraud_fn_ingest::{Config, IngestRequest, Ingestor};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};

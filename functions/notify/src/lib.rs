@@ -110,8 +110,7 @@ impl Notifier {
     /// Delivers one alert (message body) to the webhook, retrying what can succeed later,
     /// then to the SNS topic when one is configured.
     pub async fn deliver(&self, body: &str) -> Result<Alert, DeliveryError> {
-        let alert: Alert =
-            serde_json::from_str(body).map_err(|e| DeliveryError::NotAnAlert(e.to_string()))?;
+        let alert = Alert::from_json(body).map_err(|e| DeliveryError::NotAnAlert(e.to_string()))?;
         self.post_to_webhook(&alert, body).await?;
         if let (Some(sns), Some(topic)) = (&self.sns, &self.config.sns_topic_arn) {
             sns.publish()

@@ -1,4 +1,5 @@
 //! Lambda entry point of the notify function (SQS event source).
+#![forbid(unsafe_code)]
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use fraud_fn_notify::{Config, Notifier};

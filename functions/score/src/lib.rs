@@ -264,6 +264,12 @@ impl Scorer {
         cards.sort_unstable();
         cards.dedup();
         let mut db = self.db.lock().await;
+        if db.is_closed() {
+            // The server closed it (restart, failover, idle timeout while frozen): without
+            // a new connection every later batch of this container would fail.
+            tracing::warn!("PostgreSQL connection was closed; reconnecting");
+            *db = fraud_db::connect(&self.config.database_url).await?;
+        }
         let txn = db
             .transaction()
             .await

@@ -1,4 +1,5 @@
 //! Lambda entry point of the score function (Kafka event source).
+#![forbid(unsafe_code)]
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use fraud_fn_score::{Config, Scorer};

@@ -1,6 +1,7 @@
 //! Lambda entry point of the track function: logging, configuration, one database
 //! connection with the schema migrated at cold start, then the event loop. The logic
 //! is in the library ([`fraud_fn_track::handle`]).
+#![forbid(unsafe_code)]
 
 use fraud_fn_track::mlflow::MlflowMirror;
 use fraud_fn_track::{handle_with_mirror, Config, TrackError};

@@ -1,4 +1,5 @@
 //! Lambda entry point of the train function (Invoke API, Function URL, Airflow).
+#![forbid(unsafe_code)]
 
 use fraud_fn_train::{Caller, Config, TrainRequest, Trainer};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
