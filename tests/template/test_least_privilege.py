@@ -71,7 +71,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | grants({"s3:GetObject", "s3:PutObject"}, "ModelsBucket/models/*")
     | grants({"s3:ListBucket"}, "DataBucket", "ModelsBucket")
     | grants({"lambda:InvokeFunction"}, "TrackFunction"),
-    # notify: consumes the alerts queue, reads the webhook key. No S3, no Kafka.
+    # notify: consumes the alerts queue, reads the webhook key, and publishes to the
+    # optional alerts SNS topic (only that topic, only when set). No S3, no Kafka.
     "NotifyRole": common("NotifyLogGroup")
     | grants(
         {
@@ -83,6 +84,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         "AlertsQueue",
     )
     | grants({"secretsmanager:GetSecretValue"}, "Ref:WebhookSecretArn")
+    | grants({"sns:Publish"}, "Ref:AlertsSnsTopicArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
     # track: Postgres only (its URL secret).
     "TrackRole": common("TrackLogGroup")
@@ -211,7 +213,11 @@ def test_no_secret_is_committed() -> None:
         text = path.read_text(errors="replace")
         for what, rx in SECRET_PATTERNS.items():
             for m in rx.finditer(text):
-                if what == "URL with credentials" and m.group(2) in PLACEHOLDER_PASSWORDS:
+                if what == "URL with credentials" and (
+                    m.group(2) in PLACEHOLDER_PASSWORDS
+                    # A format string that builds a URL at run time, e.g. "postgres://{}:{}@".
+                    or re.fullmatch(r"\{[^{}]*\}", m.group(2))
+                ):
                     continue
                 line = text.count("\n", 0, m.start()) + 1
                 found.append(f"{path.relative_to(ROOT)}:{line}: {what}: {m.group(0)[:40]}")

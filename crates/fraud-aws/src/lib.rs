@@ -76,7 +76,7 @@ pub enum AwsError {
 }
 
 /// Full text of an SDK error, including the service's own message.
-pub(crate) fn describe<E: std::error::Error>(e: &E) -> String {
+pub fn describe<E: std::error::Error>(e: &E) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -59,8 +59,9 @@ fn by_descending_score(scores: &[f64]) -> Vec<usize> {
 }
 
 /// Walks the distinct thresholds from the highest score down, yielding
-/// (threshold, true positives, false positives) at each.
-fn threshold_steps(labels: &[bool], scores: &[f64]) -> Vec<(f64, u64, u64)> {
+/// (threshold, true positives, false positives) at each (also what the run report's
+/// curves are drawn from).
+pub fn threshold_steps(labels: &[bool], scores: &[f64]) -> Vec<(f64, u64, u64)> {
     let order = by_descending_score(scores);
     let mut steps = Vec::new();
     let (mut tp, mut fp) = (0u64, 0u64);

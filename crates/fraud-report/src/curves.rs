@@ -1,52 +1,13 @@
 //! The numbers behind the figures, computed from scores, labels and amounts alone:
 //! precision–recall and ROC points, their areas, confusion counts, the score histogram
-//! and the cost of each threshold. Definitions match `fraud_core::metrics`
-//! (scikit-learn's), so the report's areas agree with the recorded metrics.
+//! and the cost of each threshold. Counts and areas are `fraud_core::metrics`' own
+//! (scikit-learn's definitions), so the report's areas are the recorded metrics.
 
 use serde::{Deserialize, Serialize};
 
-/// Counts at one threshold (score ≥ threshold → flagged as fraud).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confusion {
-    pub tp: u64,
-    pub fp: u64,
-    pub tn: u64,
-    pub fn_: u64,
-}
-
-impl Confusion {
-    pub fn at(labels: &[bool], scores: &[f64], threshold: f64) -> Confusion {
-        let mut c = Confusion::default();
-        for (&y, &s) in labels.iter().zip(scores) {
-            match (y, s >= threshold) {
-                (true, true) => c.tp += 1,
-                (false, true) => c.fp += 1,
-                (false, false) => c.tn += 1,
-                (true, false) => c.fn_ += 1,
-            }
-        }
-        c
-    }
-}
-
-/// (threshold, true positives, false positives) at each distinct score, highest first.
-fn threshold_steps(labels: &[bool], scores: &[f64]) -> Vec<(f64, u64, u64)> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut steps = Vec::new();
-    let (mut tp, mut fp) = (0u64, 0u64);
-    for (k, &i) in order.iter().enumerate() {
-        if labels[i] {
-            tp += 1;
-        } else {
-            fp += 1;
-        }
-        if order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]) {
-            steps.push((scores[i], tp, fp));
-        }
-    }
-    steps
-}
+// One definition of the counts and areas: the recorded metrics' own.
+use fraud_core::metrics::threshold_steps;
+pub use fraud_core::metrics::{average_precision, roc_auc, Confusion};
 
 fn positives(labels: &[bool]) -> u64 {
     labels.iter().filter(|&&y| y).count() as u64
@@ -76,39 +37,6 @@ pub fn roc_points(labels: &[bool], scores: &[f64]) -> Vec<(f64, f64)> {
             .map(|(_, tp, fp)| (fp as f64 / n, tp as f64 / p)),
     );
     points
-}
-
-/// Average precision (PR-AUC, no interpolation); 0 without positives.
-pub fn average_precision(labels: &[bool], scores: &[f64]) -> f64 {
-    let p = positives(labels);
-    if p == 0 {
-        return 0.0;
-    }
-    let mut ap = 0.0;
-    let mut previous_recall = 0.0;
-    for (_, tp, fp) in threshold_steps(labels, scores) {
-        let recall = tp as f64 / p as f64;
-        ap += (recall - previous_recall) * tp as f64 / (tp + fp) as f64;
-        previous_recall = recall;
-    }
-    ap
-}
-
-/// Area under the ROC curve (trapezoids); 0.5 when a class is absent.
-pub fn roc_auc(labels: &[bool], scores: &[f64]) -> f64 {
-    let p = positives(labels) as f64;
-    let n = labels.len() as f64 - p;
-    if p == 0.0 || n == 0.0 {
-        return 0.5;
-    }
-    let (mut area, mut prev_tp, mut prev_fp) = (0.0, 0.0, 0.0);
-    for (_, tp, fp) in threshold_steps(labels, scores) {
-        let (tp, fp) = (tp as f64, fp as f64);
-        area += (fp - prev_fp) * (tp + prev_tp) / 2.0;
-        prev_tp = tp;
-        prev_fp = fp;
-    }
-    area / (p * n)
 }
 
 /// Per-class counts of scores in `bins` equal bins over [0, 1] (a score of exactly 1

@@ -132,7 +132,7 @@ impl Notifier {
                 .await
                 .map_err(|e| DeliveryError::Sns {
                     topic: topic.clone(),
-                    message: describe(&e),
+                    message: fraud_aws::describe(&e),
                 })?;
         }
         Ok(alert)
@@ -175,18 +175,6 @@ impl Notifier {
             last,
         })
     }
-}
-
-/// An SDK error with its sources (the service's own message included).
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Delay before retry `attempt` (1-based): base·2^(attempt−1), plus up to 50% jitter
