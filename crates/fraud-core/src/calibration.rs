@@ -27,6 +27,27 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// `ln(1 + eˣ)` without overflow.
+fn softplus(x: f64) -> f64 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+/// Total log-loss of `σ(a·z + b)` against the (smoothed) targets `t`.
+fn platt_loss(z: &[f64], t: &[f64], a: f64, b: f64) -> f64 {
+    z.iter()
+        .zip(t)
+        .map(|(&zi, &ti)| {
+            let u = a * zi + b;
+            // −[t·ln σ(u) + (1−t)·ln(1−σ(u))] = softplus(u) − t·u
+            softplus(u) - ti * u
+        })
+        .sum()
+}
+
 /// Platt scaling parameters: `p = σ(a · logit(raw) + b)`. `a = 1, b = 0` is the identity.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -59,8 +80,9 @@ impl Calibration {
         let z: Vec<f64> = scores.iter().map(|&s| logit(s)).collect();
         let t: Vec<f64> = labels.iter().map(|&y| if y { hi } else { lo }).collect();
         let (mut a, mut b) = (1.0, 0.0);
+        let mut loss = platt_loss(&z, &t, a, b);
         for _ in 0..100 {
-            // Gradient and Hessian of the mean log-loss in (a, b), with a tiny ridge.
+            // Gradient and Hessian of the log-loss in (a, b), with a tiny ridge.
             let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 1e-9, 0.0, 1e-9);
             for (&zi, &ti) in z.iter().zip(&t) {
                 let p = sigmoid(a * zi + b);
@@ -78,12 +100,27 @@ impl Calibration {
             }
             let da = (hbb * ga - hab * gb) / det;
             let db = (haa * gb - hab * ga) / det;
-            a -= da;
-            b -= db;
-            if !(a.is_finite() && b.is_finite()) {
-                return Calibration::IDENTITY;
-            }
-            if da.abs() < 1e-10 && db.abs() < 1e-10 {
+            // Newton's step can overshoot by orders of magnitude where the sigmoid is
+            // flat (well-separated validation scores): halve it until the loss drops.
+            let mut step = 1.0;
+            let improved = loop {
+                let (na, nb) = (a - step * da, b - step * db);
+                let new_loss = platt_loss(&z, &t, na, nb);
+                if na.is_finite() && nb.is_finite() && new_loss <= loss {
+                    break Some((na, nb, new_loss));
+                }
+                step /= 2.0;
+                if step < 1e-10 {
+                    break None;
+                }
+            };
+            let Some((na, nb, new_loss)) = improved else {
+                break;
+            };
+            let converged = (loss - new_loss).abs() <= 1e-12 * loss.max(1.0)
+                || (step * da).abs() < 1e-10 && (step * db).abs() < 1e-10;
+            (a, b, loss) = (na, nb, new_loss);
+            if converged {
                 break;
             }
         }
@@ -386,6 +423,7 @@ pub fn brier(labels: &[bool], probabilities: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::average_precision;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -425,6 +463,33 @@ mod tests {
             );
         }
         assert!(brier(&test_y, &probs) < brier(&test_y, &test_s));
+    }
+
+    #[test]
+    fn platt_scaling_stays_finite_and_keeps_scores_apart_when_validation_is_separable() {
+        // Ten frauds all scored above every legitimate row, as a forest does on an easy
+        // validation slice: unsmoothed, the log-loss optimum is at a = ∞. The fit must
+        // stay moderate so that calibrated scores keep their order (no ties at 0 or 1).
+        let mut labels = vec![false; 2_000];
+        let mut scores: Vec<f64> = (0..2_000)
+            .map(|i| 0.001 + 0.3 * i as f64 / 2_000.0)
+            .collect();
+        for i in 0..10 {
+            labels.push(true);
+            scores.push(0.6 + 0.03 * i as f64);
+        }
+        let cal = Calibration::fit(&labels, &scores);
+        assert!(cal.validate().is_ok(), "{cal:?}");
+        assert!(cal.a < 20.0, "{cal:?}");
+        let probs: Vec<f64> = scores.iter().map(|&s| cal.apply(s)).collect();
+        let distinct_frauds: std::collections::BTreeSet<u64> =
+            probs[2_000..].iter().map(|p| p.to_bits()).collect();
+        assert_eq!(distinct_frauds.len(), 10, "{:?}", &probs[2_000..]);
+        assert!(probs[..2_000].iter().all(|&p| p < probs[2_000]));
+        assert_eq!(
+            average_precision(&labels, &probs),
+            average_precision(&labels, &scores)
+        );
     }
 
     #[test]

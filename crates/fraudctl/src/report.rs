@@ -9,7 +9,7 @@ use clap::Args;
 use fraud_core::artifact::{ModelArtifact, ARTIFACT_FILE};
 use fraud_core::train::{prepare, Prepared};
 use fraud_report::from_core::{amounts_by_trans_num, amounts_in_order, report_input};
-use fraud_report::{ReportInput, DEFAULT_REVIEW_COST, INPUT_FILE, REPORT_DIR};
+use fraud_report::{ReportInput, INPUT_FILE, REPORT_DIR};
 
 use crate::commands::{load_artifact, load_csv};
 
@@ -22,9 +22,6 @@ pub struct TrainReportArgs {
     /// Model (directory or artifact) to compare with in the report, e.g. the promoted one.
     #[arg(long)]
     compare_with: Option<PathBuf>,
-    /// Cost of reviewing one alert, for the report's cost vs threshold figure.
-    #[arg(long, default_value_t = DEFAULT_REVIEW_COST)]
-    review_cost: f64,
 }
 
 #[derive(Args)]
@@ -39,7 +36,8 @@ pub struct ReportArgs {
     /// Model (directory or artifact) to compare with, e.g. the promoted one.
     #[arg(long)]
     compare_with: Option<PathBuf>,
-    /// Cost of reviewing one alert, for the cost vs threshold figure.
+    /// Cost of reviewing one alert, for the cost vs threshold figure (default: the one the
+    /// model's approve / review / block thresholds were chosen with).
     #[arg(long)]
     review_cost: Option<f64>,
     /// Report folder to write (default: `report/` beside the model, or the folder given).
@@ -110,7 +108,9 @@ pub fn report(args: ReportArgs) -> Result<()> {
         .as_deref()
         .map(load_artifact)
         .transpose()?;
-    let review_cost = args.review_cost.unwrap_or(DEFAULT_REVIEW_COST);
+    let review_cost = args
+        .review_cost
+        .unwrap_or(artifact.policy.costs.review_cost);
     let input = input_for(
         &artifact,
         &prepared,
@@ -142,7 +142,7 @@ pub fn after_train(
         prepared,
         amounts,
         compare.as_ref(),
-        args.review_cost,
+        artifact.policy.costs.review_cost,
     )?;
     let dir = out.join(REPORT_DIR);
     let files = fraud_report::build(&input)?;

@@ -11,10 +11,13 @@
 use aws_sdk_lambda::primitives::Blob;
 use fraud_aws::{ModelStore, S3Uri};
 use fraud_core::artifact::sha256_hex;
+use fraud_core::calibration::CostModel;
 use fraud_core::csv_input::CsvTransactions;
 use fraud_core::metrics::average_precision;
 use fraud_core::model::{ForestParams, Learner};
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
+use fraud_core::train::{
+    default_candidates, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit,
+};
 use fraud_lambda::{or_default, parsed, required, EnvError};
 use serde::{Deserialize, Serialize};
 
@@ -27,9 +30,11 @@ pub struct Config {
     pub track_function: String,
     /// `PROMOTE_MIN_IMPROVEMENT`: PR-AUC a new model must gain to be promoted (default 0).
     pub min_improvement: f64,
-    /// `REPORT_REVIEW_COST`: cost of reviewing one alert, for the report's cost vs
-    /// threshold figure (default 5, in the amounts' currency).
-    pub review_cost: f64,
+    /// `FRAUD_REVIEW_COST` (cost of one manual review, default 5, in the amounts'
+    /// currency) and `FRAUD_DECLINE_COST` (cost of blocking a legitimate payment,
+    /// default 25): with the fraud amounts they set the model's approve / review / block
+    /// thresholds, and the report's cost vs threshold figure.
+    pub costs: CostModel,
 }
 
 impl Config {
@@ -38,7 +43,10 @@ impl Config {
             models_bucket: required("FRAUD_MODELS_BUCKET", "S3 bucket for model artifacts")?,
             track_function: or_default("TRACK_FUNCTION_NAME", "fraud-track"),
             min_improvement: parsed("PROMOTE_MIN_IMPROVEMENT", 0.0)?,
-            review_cost: parsed("REPORT_REVIEW_COST", fraud_report::DEFAULT_REVIEW_COST)?,
+            costs: CostModel {
+                review_cost: parsed("FRAUD_REVIEW_COST", CostModel::default().review_cost)?,
+                decline_cost: parsed("FRAUD_DECLINE_COST", CostModel::default().decline_cost)?,
+            },
         })
     }
 }
@@ -58,6 +66,10 @@ pub struct TrainRequest {
     /// Seed (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Fit only this learner (`cart`, `linfa_trees` or `gbm`); by default all three are
+    /// fitted and the best on the validation slice is kept.
+    #[serde(default)]
+    pub learner: Option<Learner>,
 }
 
 /// How a request arrived: directly (Invoke API, Airflow) or through the Function URL,
@@ -198,16 +210,13 @@ impl Trainer {
         tracing::info!(rows = txs.len(), rejected, "training data loaded");
 
         // 2. Train and evaluate (time split), choosing the learner on validation.
-        let base = ForestParams {
-            n_trees: request.trees.unwrap_or(ForestParams::default().n_trees),
-            seed: request.seed.unwrap_or(ForestParams::default().seed),
-            ..ForestParams::default()
-        };
-        let linfa = ForestParams {
-            learner: Learner::LinfaTrees,
-            max_depth: 12,
-            ..base.clone()
-        };
+        let candidates: Vec<ForestParams> = default_candidates(
+            request.trees.unwrap_or(ForestParams::default().n_trees),
+            request.seed.unwrap_or(ForestParams::default().seed),
+        )
+        .into_iter()
+        .filter(|c| request.learner.is_none_or(|l| c.learner == l))
+        .collect();
         let amounts = fraud_report::from_core::amounts_by_trans_num(&txs);
         let prepared = prepare(txs)?;
         let source = DataSource {
@@ -216,10 +225,11 @@ impl Trainer {
         };
         let split = TimeSplit::default();
         let data = std::sync::Arc::new(prepared);
+        let costs = self.config.costs;
         let artifact = {
             let data = data.clone();
             tokio::task::spawn_blocking(move || {
-                train_and_evaluate(&data, &source, &[base, linfa], split, &|| {})
+                train_and_evaluate_with_costs(&data, &source, &candidates, split, costs, &|| {})
             })
             .await
             .expect("training does not panic")?
@@ -317,7 +327,7 @@ impl Trainer {
         promotion: &str,
     ) -> Result<String, ReportFailure> {
         let started = std::time::Instant::now();
-        let review_cost = self.config.review_cost;
+        let review_cost = artifact.policy.costs.review_cost;
         let promotion = promotion.to_owned();
         let for_report = artifact.clone();
         let files = tokio::task::spawn_blocking(move || {

@@ -3,6 +3,7 @@
 //! beside the artifact. Needs `make stack-up`; fails (never skips) without it.
 
 use fraud_aws::ModelStore;
+use fraud_core::model::Learner;
 use fraud_fn_train::{Config, TrainRequest, Trainer};
 use fraud_generator::{Generator, GeneratorConfig};
 
@@ -40,18 +41,19 @@ async fn promotes_only_a_better_model_unless_forced() {
             // No track function here: the run must still be kept beside the artifact.
             track_function: format!("absent-{suffix}"),
             min_improvement: 0.0,
-            review_cost: 5.0,
+            costs: fraud_core::calibration::CostModel::default(),
         },
         &aws,
     );
-    let request = |trees: usize, force: bool| TrainRequest {
+    let request = |trees: usize, force: bool, learner: Option<Learner>| TrainRequest {
         data_uris: vec![uri.clone()],
         force,
         trees: Some(trees),
         seed: Some(3),
+        learner,
     };
 
-    let first = trainer.handle(request(80, false)).await.unwrap();
+    let first = trainer.handle(request(80, false, None)).await.unwrap();
     assert!(first.promoted, "{}", first.promotion_reason);
     assert!(first.test_pr_auc > 0.5, "PR-AUC {}", first.test_pr_auc);
     assert!(!first.tracked);
@@ -97,8 +99,11 @@ async fn promotes_only_a_better_model_unless_forced() {
         assert!(png.starts_with(b"\x89PNG"), "{figure} is not a PNG");
     }
 
-    // One tree ranks worse on the same test slice: stored, not promoted.
-    let worse = trainer.handle(request(1, false)).await.unwrap();
+    // A forest of one tree ranks worse on the same test slice: stored, not promoted.
+    let worse = trainer
+        .handle(request(1, false, Some(Learner::Cart)))
+        .await
+        .unwrap();
     assert!(!worse.promoted, "{}", worse.promotion_reason);
     assert_eq!(
         worse.previous_version.as_deref(),
@@ -129,7 +134,10 @@ async fn promotes_only_a_better_model_unless_forced() {
         "the worse model is kept for audit"
     );
 
-    let forced = trainer.handle(request(1, true)).await.unwrap();
+    let forced = trainer
+        .handle(request(1, true, Some(Learner::Cart)))
+        .await
+        .unwrap();
     assert!(forced.promoted);
     assert_eq!(forced.promotion_reason, "forced");
     assert_eq!(
@@ -147,7 +155,7 @@ async fn missing_training_data_is_a_clear_error() {
             models_bucket: "fraud-models".into(),
             track_function: "fraud-track".into(),
             min_improvement: 0.0,
-            review_cost: 5.0,
+            costs: fraud_core::calibration::CostModel::default(),
         },
         &aws,
     );
