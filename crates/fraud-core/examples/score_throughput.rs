@@ -2,7 +2,8 @@
 //!
 //! Loads a `model.json` written by `fraudctl train`, reads a Sparkov CSV, and scores it
 //! in event-time order on one thread the way the score function does: per payment,
-//! `CardHistory::observe` (through `CardHistories`) and then `ModelArtifact::score`.
+//! `CardHistory::observe` (through `CardHistories`), then `ModelArtifact::score_batch`
+//! over the batch.
 //! The rows are fed in batches of each requested size with fresh histories each time,
 //! and every batch is timed. Prints one JSON document on stdout.
 //!
@@ -100,10 +101,8 @@ fn run(artifact: &ModelArtifact, txs: &[Transaction], batch: usize) -> serde_jso
     let started = Instant::now();
     for chunk in txs.chunks(batch) {
         let t = Instant::now();
-        for tx in chunk {
-            let features = histories.observe(tx);
-            checksum += artifact.score(&features);
-        }
+        let features: Vec<_> = chunk.iter().map(|tx| histories.observe(tx)).collect();
+        checksum += artifact.score_batch(&features).iter().sum::<f64>();
         latencies.push(t.elapsed().as_secs_f64());
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -199,7 +198,7 @@ fn main() -> ExitCode {
     let features = featurize_in_time_order(&txs);
     let cpu_started = thread_cpu_seconds();
     let t = Instant::now();
-    let checksum: f64 = features.iter().map(|f| artifact.score(f)).sum();
+    let checksum: f64 = artifact.score_batch(&features).iter().sum();
     let predict_seconds = t.elapsed().as_secs_f64();
     let cpu_seconds = cpu_started.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
     report["runs"] = json!(runs);

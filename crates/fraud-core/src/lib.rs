@@ -7,6 +7,7 @@ pub mod api_frame;
 pub mod artifact;
 pub mod calibration;
 mod cart;
+pub mod compiled;
 pub mod csv_input;
 pub mod error;
 pub mod features;

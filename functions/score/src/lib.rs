@@ -283,10 +283,13 @@ impl Scorer {
         // 3. Features (the shared pipeline) and scores. A replayed trans_num does not
         //    change its card's history, so its features and score come out the same.
         let now = chrono::Utc::now().to_rfc3339();
+        let features: Vec<_> = payments
+            .iter()
+            .map(|(tx, _, _)| histories.entry(tx.cc_num).or_default().observe(tx))
+            .collect();
+        let assessments = model.assess_batch(&features);
         let mut candidates = Vec::with_capacity(payments.len());
-        for (tx, id, published_at) in &payments {
-            let features = histories.entry(tx.cc_num).or_default().observe(tx);
-            let assessment = model.assess(&features);
+        for ((tx, id, published_at), assessment) in payments.iter().zip(assessments) {
             let score = Score {
                 trans_num: tx.trans_num.clone(),
                 cc_num: tx.cc_num,
