@@ -3,7 +3,7 @@
 Two measurements on one pickled scikit-learn RandomForest (joblib, from rf_train.py):
 
 - per-message: each payment arrives as a dict of strings (a decoded Kafka message); its
-  37 features are computed in Python with a per-card history (the same definitions as
+  47 features are computed in Python with a per-card history (the same definitions as
   `fraud_core::features`), put in a one-row DataFrame, and scored with `predict_proba`.
 - batch: `predict_proba` on slices of the feature matrix exported by `fraudctl features`
   (features precomputed, not timed), in batches of 1, 100 and 10,000 rows.
@@ -43,7 +43,25 @@ FEATURE_NAMES = (
     + [f"cat_{c}" for c in CATEGORIES]
     + [f"card_{kind}_{w}" for w, _ in WINDOWS for kind in ("count", "amt_sum", "amt_mean")]
     + ["amt_to_card_mean", "secs_since_prev"]
+    + [f"card_amt_max_{w}" for w, _ in WINDOWS]
+    + ["amt_z_card_30d", "amt_z_card_category_30d", "speed_kmh_since_prev", "card_night_count_24h",
+       "first_time_category", "first_time_merchant"]
 )
+DAY = 86_400
+MERCHANT_MEMORY = 64
+
+
+def is_night_ts(ts):
+    hour = (ts % DAY) // 3600
+    return not 4 <= hour < 22
+
+
+def z_score(x, n, total, total_sq):
+    if n < 2:
+        return 0.0
+    mean = total / n
+    var = max((total_sq - n * mean * mean) / (n - 1.0), 0.0)
+    return (x - mean) / max(math.sqrt(var), 1.0)
 EPOCH = dt.datetime(1970, 1, 1)
 
 
@@ -56,16 +74,19 @@ def haversine_km(lat1, lon1, lat2, lon2):
 
 
 class CardHistories:
-    """Per-card list of (ts, amt, trans_num) within the last 30 days, in time order."""
+    """Per card: (ts, amt, trans_num, category, merch_lat, merch_long) within the last 30
+    days in time order, the first time each category was used, and the 64 merchants used
+    most recently ([name, first, last])."""
 
     def __init__(self):
-        self.cards = collections.defaultdict(list)
+        self.cards = collections.defaultdict(lambda: ([], {}, []))
 
     def observe(self, msg: dict) -> dict:
         when = dt.datetime.strptime(msg["trans_date_trans_time"], "%Y-%m-%d %H:%M:%S")
         now = int((when - EPOCH).total_seconds())
         amt = float(msg["amt"])
         dob = dt.date.fromisoformat(msg["dob"])
+        merch_lat, merch_long = float(msg["merch_lat"]), float(msg["merch_long"])
         f = {
             "amt": amt,
             "log_amt": math.log1p(amt),
@@ -74,38 +95,76 @@ class CardHistories:
             "day_of_week": float(when.weekday()),
             "gender_female": float(msg["gender"] == "F"),
             "age_years": (when.date() - dob).days / 365.25,
-            "distance_km": haversine_km(float(msg["lat"]), float(msg["long"]),
-                                        float(msg["merch_lat"]), float(msg["merch_long"])),
+            "distance_km": haversine_km(float(msg["lat"]), float(msg["long"]), merch_lat, merch_long),
             "log_city_pop": math.log1p(float(msg["city_pop"])),
         }
         for c in CATEGORIES:
             f[f"cat_{c}"] = float(msg["category"] == c)
-        history = self.cards[msg["cc_num"]]
+        history, category_first, merchants = self.cards[msg["cc_num"]]
         tid = msg["trans_num"]
+        cat = msg["category"]
         counts = [0, 0, 0, 0]
         sums = [0.0, 0.0, 0.0, 0.0]
+        maxes = [0.0, 0.0, 0.0, 0.0]
+        sum_sq = 0.0
+        cat_n, cat_sum, cat_sq = 0, 0.0, 0.0
+        night_24h = 0
         previous = None
-        for ts, past_amt, past_id in history:
+        for past in history:
+            ts, past_amt, past_id, past_cat = past[:4]
             if ts >= now or past_id == tid:
                 continue
+            age = now - ts
             for i, (_, window) in enumerate(WINDOWS):
-                if now - ts <= window:
+                if age <= window:
                     counts[i] += 1
                     sums[i] += past_amt
-            previous = ts if previous is None else max(previous, ts)
+                    maxes[i] = max(maxes[i], past_amt)
+            if age <= LONGEST:
+                sum_sq += past_amt * past_amt
+                if past_cat == cat:
+                    cat_n += 1
+                    cat_sum += past_amt
+                    cat_sq += past_amt * past_amt
+            if age <= DAY and is_night_ts(ts):
+                night_24h += 1
+            previous = past  # time order: the last one seen is the latest
         for i, (w, _) in enumerate(WINDOWS):
             f[f"card_count_{w}"] = float(counts[i])
             f[f"card_amt_sum_{w}"] = sums[i]
             f[f"card_amt_mean_{w}"] = sums[i] / counts[i] if counts[i] else 0.0
         mean_30d = f["card_amt_mean_30d"]
         f["amt_to_card_mean"] = amt / mean_30d if counts[3] and mean_30d > 0 else -1.0
-        f["secs_since_prev"] = float(LONGEST if previous is None else min(now - previous, LONGEST))
+        f["secs_since_prev"] = float(LONGEST if previous is None else min(now - previous[0], LONGEST))
+        for i, (w, _) in enumerate(WINDOWS):
+            f[f"card_amt_max_{w}"] = maxes[i]
+        f["amt_z_card_30d"] = z_score(amt, counts[3], sums[3], sum_sq)
+        f["amt_z_card_category_30d"] = z_score(amt, cat_n, cat_sum, cat_sq)
+        if previous is None:
+            f["speed_kmh_since_prev"] = 0.0
+        else:
+            km = haversine_km(previous[4], previous[5], merch_lat, merch_long)
+            f["speed_kmh_since_prev"] = km / (max(now - previous[0], 60) / 3600.0)
+        f["card_night_count_24h"] = float(night_24h)
+        first = category_first.get(cat)
+        f["first_time_category"] = float(not (first is not None and first < now))
+        merchant = msg["merchant"]
+        f["first_time_merchant"] = float(not any(m[0] == merchant and m[1] < now for m in merchants))
         # Record (idempotent on trans_num), keep time order, forget beyond 30 days.
-        if all(past_id != tid for _, _, past_id in history):
+        if all(past[2] != tid for past in history):
+            category_first[cat] = now if first is None else min(first, now)
+            seen = next((m for m in merchants if m[0] == merchant), None)
+            if seen:
+                seen[1], seen[2] = min(seen[1], now), max(seen[2], now)
+            else:
+                merchants.append([merchant, now, now])
+                if len(merchants) > MERCHANT_MEMORY:
+                    oldest = min(range(len(merchants)), key=lambda i: (merchants[i][2], i))
+                    merchants.pop(oldest)
             at = len(history)
             while at > 0 and history[at - 1][0] > now:
                 at -= 1
-            history.insert(at, (now, amt, tid))
+            history.insert(at, (now, amt, tid, cat, merch_lat, merch_long))
             newest = history[-1][0]
             while history and newest - history[0][0] > LONGEST:
                 history.pop(0)
