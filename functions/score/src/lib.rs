@@ -30,7 +30,10 @@ use fraud_core::Transaction;
 use fraud_db::{CardStateStore, ScoredLedger, ScoredTransaction};
 use fraud_kafka::DeadLetter;
 use fraud_lambda::{or_default, parsed, required, EnvError};
-use rdkafka::producer::FutureProducer;
+use rdkafka::producer::{FutureProducer, Producer as _};
+
+/// How long cold start waits for the scored topic's metadata (a broker connection).
+const KAFKA_WARM_UP_TIMEOUT: Duration = Duration::from_secs(3);
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -160,8 +163,12 @@ pub fn record_id(r: &KafkaRecord) -> String {
 }
 
 impl Scorer {
-    /// Connects to everything; runs the database migrations.
+    /// Connects to everything and runs the database migrations, while the current model
+    /// is loaded (cold start: the two are independent round trips, so they overlap). A
+    /// missing model is not fatal here (train may not have run yet): the first batch
+    /// fails and is retried until one is promoted. Logs how long each part took.
     pub async fn new(config: Config, aws: &fraud_aws::SdkConfig) -> Result<Self, anyhow::Error> {
+        let started = std::time::Instant::now();
         let s3 = fraud_aws::s3_client(aws);
         let models = ModelCache::new(
             ModelStore::new(s3.clone(), config.models_bucket.clone()),
@@ -170,8 +177,57 @@ impl Scorer {
         );
         let alerts = AlertQueue::new(fraud_aws::sqs_client(aws), config.alerts_queue_url.clone());
         let producer = fraud_kafka::producer(&config.brokers)?;
-        let mut db = fraud_db::connect(&config.database_url).await?;
-        fraud_db::migrate(&mut db).await?;
+        let clients_ms = started.elapsed().as_secs_f64() * 1e3;
+        let database = async {
+            let t = std::time::Instant::now();
+            let mut db = fraud_db::connect(&config.database_url).await?;
+            fraud_db::migrate(&mut db).await?;
+            Ok::<_, anyhow::Error>((db, t.elapsed().as_secs_f64() * 1e3))
+        };
+        let model = async {
+            let t = std::time::Instant::now();
+            (models.get().await, t.elapsed().as_secs_f64() * 1e3)
+        };
+        // The idempotent producer needs a broker connection and a producer id before its
+        // first delivery; asking for the scored topic's metadata now starts both, instead
+        // of on the first batch (which then waited about a second for them).
+        let kafka = {
+            let client = producer.clone();
+            let topic = config.scored_topic.clone();
+            tokio::task::spawn_blocking(move || {
+                let t = std::time::Instant::now();
+                let result = client
+                    .client()
+                    .fetch_metadata(Some(&topic), KAFKA_WARM_UP_TIMEOUT);
+                (result, t.elapsed().as_secs_f64() * 1e3)
+            })
+        };
+        let (database, (model, model_ms), kafka) = tokio::join!(database, model, kafka);
+        let kafka_ms = match kafka {
+            Ok((Ok(_), ms)) => ms,
+            Ok((Err(e), ms)) => {
+                // Not fatal: deliveries retry until their own timeout.
+                tracing::warn!(error = %e, "Kafka metadata not available at start-up");
+                ms
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Kafka warm-up task failed");
+                0.0
+            }
+        };
+        let (db, database_ms) = database?;
+        match &model {
+            Ok(m) => tracing::info!(model_version = %m.version, "model ready"),
+            Err(e) => tracing::warn!(error = %e, "no model at start-up"),
+        }
+        tracing::info!(
+            clients_ms,
+            database_ms,
+            model_ms,
+            kafka_ms,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            "score function initialised"
+        );
         Ok(Scorer {
             config,
             models,

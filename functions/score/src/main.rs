@@ -15,13 +15,8 @@ async fn main() -> Result<(), Error> {
         fraud_aws::resolve_secrets(&aws, &secrets, fraud_lambda::lookup).await?,
     );
     let config = Config::from_env()?;
+    // Connects, migrates and loads the current model (a missing one is not fatal).
     let scorer = Scorer::new(config, &aws).await?;
-    // Cold start loads the model; a missing model is not fatal here (train may not
-    // have run yet): the first batch will fail and be retried until one is promoted.
-    match scorer.warm_up().await {
-        Ok(version) => tracing::info!(model_version = %version, "model ready"),
-        Err(e) => tracing::warn!(error = %e, "no model at start-up"),
-    }
     let scorer = &scorer;
     run(service_fn(
         move |event: LambdaEvent<KafkaEvent>| async move {
