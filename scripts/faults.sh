@@ -82,6 +82,14 @@ invoke() { # function payload-json outfile → 0 if the function succeeded
   [[ "$code" == 200 ]] && ! grep -q '"errorType"' "$3"
 }
 
+start_watch() { # the Lambda Invoke API for every function (cargo lambda watch)
+  ( set -a; . "$OUT/functions.env"; set +a
+    exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+      --ignore-changes --env-file "$OUT/functions.env" ) >> "$OUT/watch.log" 2>&1 &
+  WATCH_PID=$!
+  pids+=($WATCH_PID)
+}
+
 functions_up() { # start the webhook sink, the simulator and cargo lambda watch once
   [[ -n "${FUNCTIONS_UP:-}" ]] && return 0
   [[ -n "${SKIP_BUILD:-}" ]] || cargo build --locked --bins 2>&1 | tail -n 1
@@ -114,11 +122,7 @@ ENV
   "$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers 300 \
     --start 2019-06-01 --seed "$((RANDOM + 1))" --include-label > "$OUT/sim.log" 2>&1 &
   pids+=($!)
-  ( set -a; . "$OUT/functions.env"; set +a
-    exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-      --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &
-  WATCH_PID=$!
-  pids+=($WATCH_PID)
+  start_watch
   wait_port "$SINK_PORT" sink && wait_port "$SIM_PORT" sim && wait_port "$INVOKE_PORT" watch
   # Training data for this run (small), and a model promoted so score has one.
   "$BIN/fraudctl" generate --customers 300 --days 60 --seed 5 --out "$OUT/train.csv" >/dev/null
@@ -191,6 +195,19 @@ PY
       if [[ -n "$fn_pid" ]]; then
         echo "  poll $i: killing the score function process (pid $fn_pid) mid-stream"
         kill -KILL "$fn_pid" 2>/dev/null || true
+        # Lambda replaces a dead execution environment; cargo lambda watch does not
+        # (every later invocation of that function hangs), so restart it, as Lambda
+        # would start a new environment. The invocation in flight fails (the bridge's
+        # --invoke-timeout-secs) and is retried.
+        sleep 1
+        local old_fns
+        old_fns=$(descendants "$WATCH_PID")
+        kill "$WATCH_PID" 2>/dev/null || true
+        wait "$WATCH_PID" 2>/dev/null || true
+        # shellcheck disable=SC2086
+        [[ -z "$old_fns" ]] || kill $old_fns 2>/dev/null || true
+        start_watch
+        wait_port "$INVOKE_PORT" watch
       else
         echo "  poll $i: no score function process found to kill"
       fi
@@ -218,6 +235,20 @@ PY
     ok "pipeline ledger"
   else ko "pipeline ledger"; fi
   echo "  ($((SECONDS - t0)) s)"
+}
+
+# Every process below PID (pids, space separated).
+descendants() {
+  local p out=() level=("$1") next
+  for _ in 1 2 3 4; do
+    next=()
+    for p in "${level[@]}"; do
+      mapfile -t -O "${#next[@]}" next < <(ps -o pid= --ppid "$p" | tr -d ' ')
+    done
+    ((${#next[@]})) || break
+    out+=("${next[@]}"); level=("${next[@]}")
+  done
+  echo "${out[*]}"
 }
 
 # The fraud-score process that cargo lambda watch runs (a descendant of our watch).
