@@ -90,6 +90,17 @@ start_watch() { # the Lambda Invoke API for every function (cargo lambda watch)
   pids+=($WATCH_PID)
 }
 
+restart_watch() { # cargo lambda watch and the function processes under it, anew
+  local old_fns
+  old_fns=$(descendants "$WATCH_PID")
+  kill "$WATCH_PID" 2>/dev/null || true
+  wait "$WATCH_PID" 2>/dev/null || true
+  # shellcheck disable=SC2086
+  [[ -z "$old_fns" ]] || kill $old_fns 2>/dev/null || true
+  start_watch
+  wait_port "$INVOKE_PORT" watch
+}
+
 functions_up() { # start the webhook sink, the simulator and cargo lambda watch once
   [[ -n "${FUNCTIONS_UP:-}" ]] && return 0
   [[ -n "${SKIP_BUILD:-}" ]] || cargo build --locked --bins 2>&1 | tail -n 1
@@ -200,14 +211,7 @@ PY
         # would start a new environment. The invocation in flight fails (the bridge's
         # --invoke-timeout-secs) and is retried.
         sleep 1
-        local old_fns
-        old_fns=$(descendants "$WATCH_PID")
-        kill "$WATCH_PID" 2>/dev/null || true
-        wait "$WATCH_PID" 2>/dev/null || true
-        # shellcheck disable=SC2086
-        [[ -z "$old_fns" ]] || kill $old_fns 2>/dev/null || true
-        start_watch
-        wait_port "$INVOKE_PORT" watch
+        restart_watch
       else
         echo "  poll $i: no score function process found to kill"
       fi
@@ -280,6 +284,9 @@ scenario_postgres() {
     echo "  train failed while Postgres was down: $(head -c 500 "$OUT/train-pgdown.json")"
   fi
   bash localstack/stack.sh start postgres 2>&1 | sed 's/^/  /'
+  # The track function exited at its cold start (no database): Lambda starts a new
+  # environment for the next invocation, cargo lambda watch does not (it would hang).
+  restart_watch
   if ((trained)); then
     read -r version run_uri tracked < <("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["model_version"], d["run_uri"], str(d["tracked"]).lower())' "$OUT/train-pgdown.json")
     [[ "$tracked" == true ]] && tracked_during=1
