@@ -19,7 +19,7 @@ demo-offline: build
 
 ## The full test suite (what CI runs): lints, then unit, property, real-data and
 ## integration tests against the local services (started, and installed if missing).
-test: lint deny stack-up unit fuzz template airflow-test e2e localstack-lambda-test
+test: lint deny stack-up unit fuzz template airflow-test e2e faults-ci localstack-lambda-test
 
 ## SAM template: cfn-lint plus policy/shape tests (offline).
 template:
@@ -75,7 +75,7 @@ clean:
 	rm -rf $(OUT)
 
 ## Reliability and security (RELIABILITY.md).
-.PHONY: deny faults fuzz fuzz-long
+.PHONY: deny faults faults-ci fuzz fuzz-long
 ## Supply chain: cargo-deny licenses, bans, sources (installs cargo-deny if missing).
 deny:
 	bash scripts/deny.sh
@@ -83,6 +83,12 @@ deny:
 ## Fault-injection matrix on the local stack (stops/starts Kafka and Postgres; run serially).
 faults:
 	bash scripts/faults.sh
+
+## The part of the matrix `make test` runs: the pipeline (Kafka broker restart, payments
+## API faults, score process killed), Postgres down during training, secrets in logs.
+## The in-process fault tests (score/notify tests/faults.rs) already run in `unit`.
+faults-ci:
+	bash scripts/faults.sh pipeline postgres secrets
 
 ## Parser fuzzing, short (CI) run: FUZZ_CASES per parser (default 10000; debug build).
 fuzz:

@@ -72,6 +72,12 @@ struct Common {
     /// Stop after this many seconds without messages (0 = run until interrupted).
     #[arg(long, default_value_t = 0)]
     idle_exit_secs: u64,
+    /// Give up on an invocation after this many seconds and treat it as failed (the
+    /// function's timeout, in Lambda terms). Without it, an invocation whose function
+    /// process died (killed, crashed) under `cargo lambda watch` is never answered and
+    /// the bridge waits forever.
+    #[arg(long, default_value_t = 120)]
+    invoke_timeout_secs: u64,
 }
 
 #[derive(Args)]
@@ -124,8 +130,16 @@ async fn main() -> Result<()> {
     }
 }
 
-fn lambda_client(aws: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_lambda::Client {
-    let mut builder = aws_sdk_lambda::config::Builder::from(aws);
+fn lambda_client(
+    aws: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+    invoke_timeout: Duration,
+) -> aws_sdk_lambda::Client {
+    let mut builder = aws_sdk_lambda::config::Builder::from(aws).timeout_config(
+        aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+            .operation_timeout(invoke_timeout)
+            .build(),
+    );
     if let Some(url) = endpoint {
         builder = builder.endpoint_url(url);
     }
@@ -217,7 +231,11 @@ fn kafka_event(brokers: &str, records: &[Record]) -> Value {
 }
 
 async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
-    let lambda = lambda_client(aws, args.common.lambda_endpoint.as_deref());
+    let lambda = lambda_client(
+        aws,
+        args.common.lambda_endpoint.as_deref(),
+        Duration::from_secs(args.common.invoke_timeout_secs),
+    );
     let consumer = fraud_kafka::consumer(&args.brokers, &args.group)?;
     consumer.subscribe(&[&args.topic])?;
     let producer = fraud_kafka::producer(&args.brokers)?;
@@ -317,7 +335,11 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
 }
 
 async fn run_sqs(args: SqsArgs, aws: &aws_config::SdkConfig) -> Result<()> {
-    let lambda = lambda_client(aws, args.common.lambda_endpoint.as_deref());
+    let lambda = lambda_client(
+        aws,
+        args.common.lambda_endpoint.as_deref(),
+        Duration::from_secs(args.common.invoke_timeout_secs),
+    );
     let sqs = aws_sdk_sqs::Client::new(aws);
     let arn = format!(
         "arn:aws:sqs:{}:000000000000:{}",

@@ -21,6 +21,12 @@ use fraud_core::train::{
 use fraud_lambda::{or_default, parsed, required, EnvError};
 use serde::{Deserialize, Serialize};
 
+/// How long one invocation of the track function may take. Without a bound, a track
+/// function that never answers (under `cargo lambda watch`, one whose process exited at
+/// cold start because Postgres was down) held the training run until its own timeout,
+/// and the result (`tracked: false`, run record in S3) never came back.
+pub const TRACK_INVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Settings, read once from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -165,7 +171,15 @@ impl Trainer {
         let s3 = fraud_aws::s3_client(aws);
         Trainer {
             store: ModelStore::new(s3.clone(), config.models_bucket.clone()),
-            lambda: aws_sdk_lambda::Client::new(aws),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(aws)
+                    .timeout_config(
+                        aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                            .operation_timeout(TRACK_INVOKE_TIMEOUT)
+                            .build(),
+                    )
+                    .build(),
+            ),
             s3,
             config,
         }
@@ -368,7 +382,8 @@ impl Trainer {
         Ok(index_uri)
     }
 
-    /// Invokes the track function; failures are logged, the run stays in S3.
+    /// Invokes the track function (each attempt bounded by [`TRACK_INVOKE_TIMEOUT`]);
+    /// failures are logged, the run stays in S3.
     async fn track(&self, run: &fraud_db::TrainingRun) -> bool {
         let payload =
             serde_json::to_vec(&serde_json::json!({ "run": run })).expect("runs serialize");
