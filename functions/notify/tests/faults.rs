@@ -11,6 +11,9 @@
 //!
 //! Needs `make stack-up`; fails (never skips) without it.
 
+mod common;
+
+use common::alert;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,16 +85,6 @@ async fn start(hook: Arc<Hook>) -> String {
     let app = Router::new().route("/hook", post(receive)).with_state(hook);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}/hook")
-}
-
-fn alert(trans_num: &str) -> String {
-    serde_json::json!({
-        "trans_num": trans_num, "cc_num": 4_000_000_000_001u64, "amt": 912.5,
-        "merchant": "fraud_Abbott LLC", "category": "shopping_net",
-        "trans_date_trans_time": "2019-03-01 23:14:00", "probability": 0.93,
-        "threshold": 0.4, "model_version": "v1"
-    })
-    .to_string()
 }
 
 async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, suffix: &str) -> (String, String) {

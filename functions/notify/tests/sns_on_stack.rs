@@ -2,6 +2,9 @@
 //! alert the webhook accepted is also published to the topic (seen here through an SQS
 //! subscription), and a failed publish sends the message back to SQS for a retry.
 
+mod common;
+
+use common::alert;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
@@ -43,16 +46,6 @@ fn event(id: &str, body: &str) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records.push(message);
     event
-}
-
-fn alert(trans_num: &str) -> String {
-    serde_json::json!({
-        "trans_num": trans_num, "cc_num": 4_000_000_000_001u64, "amt": 912.5,
-        "merchant": "fraud_Abbott LLC", "category": "shopping_net",
-        "trans_date_trans_time": "2019-03-01 23:14:00", "probability": 0.93,
-        "threshold": 0.4, "model_version": "v1"
-    })
-    .to_string()
 }
 
 #[tokio::test]

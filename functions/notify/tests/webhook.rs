@@ -1,6 +1,9 @@
 //! The notify function against a real HTTP webhook on loopback: signed deliveries,
 //! retries on 5xx, refusals on 4xx, and batch item failures for what did not get through.
 
+mod common;
+
+use common::alert;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,16 +64,6 @@ fn notifier(url: String, attempts: u32) -> Notifier {
         &fraud_aws::SdkConfig::builder().build(),
     )
     .unwrap()
-}
-
-fn alert(trans_num: &str) -> String {
-    serde_json::json!({
-        "trans_num": trans_num, "cc_num": 4_000_000_000_001u64, "amt": 912.5,
-        "merchant": "fraud_Abbott LLC", "category": "shopping_net",
-        "trans_date_trans_time": "2019-03-01 23:14:00", "probability": 0.93,
-        "threshold": 0.4, "model_version": "v1"
-    })
-    .to_string()
 }
 
 fn event(bodies: &[(&str, String)]) -> SqsEvent {

@@ -14,19 +14,16 @@
 //!
 //! Needs `make stack-up`; fails (never skips) without it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
-use base64::Engine;
+use common::{event, generated, train, Stack};
 use fraud_aws::ModelStore;
-use fraud_core::model::ForestParams;
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
 use fraud_core::{ModelArtifact, Transaction};
-use fraud_db::scratch::ScratchDatabase;
-use fraud_fn_score::{Config, ScoreError, Scorer};
-use fraud_generator::{Generator, GeneratorConfig};
+use fraud_fn_score::{ScoreError, Scorer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -72,75 +69,7 @@ impl Switch {
     }
 }
 
-struct Stack {
-    aws: fraud_aws::SdkConfig,
-    s3: aws_sdk_s3::Client,
-    sqs: aws_sdk_sqs::Client,
-    models_bucket: String,
-    results_bucket: String,
-    queue_url: String,
-    db: ScratchDatabase,
-    suffix: String,
-}
-
 impl Stack {
-    async fn new() -> Stack {
-        fraud_aws::default_to_local_stack();
-        let aws = fraud_aws::aws_config().await;
-        let s3 = fraud_aws::s3_client(&aws);
-        let sqs = aws_sdk_sqs::Client::new(&aws);
-        let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let models_bucket = format!("test-models-{suffix}");
-        let results_bucket = format!("test-results-{suffix}");
-        for bucket in [&models_bucket, &results_bucket] {
-            s3.create_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot create bucket {bucket} on LocalStack ({e:?}): run `make stack-up`"
-                    )
-                });
-        }
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("test-alerts-{suffix}"))
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("queue url");
-        let db = ScratchDatabase::create().await;
-        Stack {
-            aws,
-            s3,
-            sqs,
-            models_bucket,
-            results_bucket,
-            queue_url,
-            db,
-            suffix,
-        }
-    }
-
-    fn config(&self) -> Config {
-        Config {
-            models_bucket: self.models_bucket.clone(),
-            results_bucket: self.results_bucket.clone(),
-            alerts_queue_url: self.queue_url.clone(),
-            brokers: std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into()),
-            scored_topic: format!("test-scored-{}", self.suffix),
-            dlq_topic: format!("test-dlq-{}", self.suffix),
-            database_url: self.db.url().to_owned(),
-            model_check: Duration::ZERO,
-            cache_dir: std::env::temp_dir()
-                .join(format!("fraud-faults-{}", self.suffix))
-                .display()
-                .to_string(),
-        }
-    }
-
     /// AWS settings whose endpoint is `url` (the switchable proxy).
     async fn aws_through(&self, url: &str) -> fraud_aws::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -245,51 +174,6 @@ async fn outcome(stack: &Stack, sent: &[Transaction]) -> Outcome {
     outcome
 }
 
-fn generated(customers: u32, days: u32, seed: u64) -> Vec<Transaction> {
-    Generator::new(GeneratorConfig {
-        customers,
-        days,
-        seed,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .all()
-    .collect()
-}
-
-fn train(txs: Vec<Transaction>, seed: u64) -> ModelArtifact {
-    let prepared = prepare(txs).unwrap();
-    let params = ForestParams {
-        n_trees: 40,
-        seed,
-        ..ForestParams::default()
-    };
-    let source = DataSource {
-        uri: "generated".into(),
-        sha256: format!("seed-{seed}"),
-    };
-    train_and_evaluate(&prepared, &source, &[params], TimeSplit::default(), &|| {}).unwrap()
-}
-
-fn event(txs: &[Transaction], first_offset: i64) -> KafkaEvent {
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let records = txs
-        .iter()
-        .enumerate()
-        .map(|(i, tx)| {
-            let mut r = KafkaRecord::default();
-            r.topic = Some("payments".into());
-            r.partition = 0;
-            r.offset = first_offset + i as i64;
-            r.value = Some(b64(&tx.to_json()));
-            r
-        })
-        .collect();
-    let mut event = KafkaEvent::default();
-    event.records = HashMap::from([("payments-0".to_owned(), records)]);
-    event
-}
-
 /// Payments to score: a model trained on one population, scored on another with
 /// enough frauds that some are blocked.
 fn payments(seed: u64, n: usize) -> Vec<Transaction> {
@@ -320,7 +204,7 @@ async fn s3_down_at_cold_start_fails_the_batch_clearly_and_the_retry_scores_it()
         message.contains("no usable model") && message.contains(&stack.models_bucket),
         "the error must say what failed and where: {message}"
     );
-    let err = cold.handle(event(&txs, 0)).await.unwrap_err();
+    let err = cold.handle(event(&txs, 0, &[])).await.unwrap_err();
     assert!(matches!(err, ScoreError::Model(_)), "{err}");
     assert!(
         stack.ledger().await.is_empty(),
@@ -329,7 +213,7 @@ async fn s3_down_at_cold_start_fails_the_batch_clearly_and_the_retry_scores_it()
 
     // S3 is back: the event source's retry of the same batch is scored.
     switch.set(true);
-    let response = cold.handle(event(&txs, 0)).await.unwrap();
+    let response = cold.handle(event(&txs, 0, &[])).await.unwrap();
     assert_eq!(response.scored, txs.len());
     let o = outcome(&stack, &txs).await;
     assert_eq!(
@@ -352,19 +236,19 @@ async fn s3_down_while_running_keeps_the_cached_model_and_nothing_is_lost() {
     assert_eq!(scorer.warm_up().await.unwrap(), model.version);
     let txs = payments(22, 200);
     let (first, second) = txs.split_at(100);
-    scorer.handle(event(first, 0)).await.unwrap();
+    scorer.handle(event(first, 0, &[])).await.unwrap();
 
     // S3 (and SQS, same endpoint) unreachable: the pointer cannot be re-read, the
     // cached model is kept, but results cannot be written, so the batch fails whole
     // (nothing claimed) and is redelivered.
     switch.set(false);
     assert_eq!(scorer.model().await.unwrap().version, model.version);
-    let err = scorer.handle(event(second, 100)).await.unwrap_err();
+    let err = scorer.handle(event(second, 100, &[])).await.unwrap_err();
     assert!(matches!(err, ScoreError::Results(_)), "{err}");
     assert_eq!(stack.ledger().await.len(), first.len());
 
     switch.set(true);
-    let response = scorer.handle(event(second, 100)).await.unwrap();
+    let response = scorer.handle(event(second, 100, &[])).await.unwrap();
     assert_eq!(
         response.model_version.as_deref(),
         Some(model.version.as_str())
@@ -388,7 +272,7 @@ async fn failing_alert_send_after_results_were_written_rolls_back_and_redelivery
     let mut broken = stack.config();
     broken.alerts_queue_url = format!("{}-missing", stack.queue_url);
     let scorer = Scorer::new(broken, &stack.aws).await.unwrap();
-    let err = scorer.handle(event(&txs, 0)).await.unwrap_err();
+    let err = scorer.handle(event(&txs, 0, &[])).await.unwrap_err();
     assert!(matches!(err, ScoreError::Alerts(_)), "{err}");
     assert!(
         stack.ledger().await.is_empty(),
@@ -397,9 +281,9 @@ async fn failing_alert_send_after_results_were_written_rolls_back_and_redelivery
 
     // The redelivered batch, on a healthy container.
     let scorer = Scorer::new(stack.config(), &stack.aws).await.unwrap();
-    let response = scorer.handle(event(&txs, 0)).await.unwrap();
+    let response = scorer.handle(event(&txs, 0, &[])).await.unwrap();
     assert_eq!((response.scored, response.duplicates), (txs.len(), 0));
-    let again = scorer.handle(event(&txs, 0)).await.unwrap();
+    let again = scorer.handle(event(&txs, 0, &[])).await.unwrap();
     assert_eq!(
         (again.scored, again.duplicates, again.alerts),
         (0, txs.len(), 0)
@@ -427,7 +311,7 @@ async fn a_crash_anywhere_in_a_batch_loses_nothing_and_scores_each_payment_once(
     loop {
         let scorer = Arc::new(Scorer::new(stack.config(), &stack.aws).await.unwrap());
         scorer.warm_up().await.unwrap();
-        let run = scorer.handle(event(&txs, 0));
+        let run = scorer.handle(event(&txs, 0, &[]));
         match tokio::time::timeout(Duration::from_millis(budget_ms), run).await {
             Ok(result) => {
                 result.unwrap();
@@ -440,7 +324,7 @@ async fn a_crash_anywhere_in_a_batch_loses_nothing_and_scores_each_payment_once(
     }
     // A last redelivery after success changes nothing.
     let scorer = Scorer::new(stack.config(), &stack.aws).await.unwrap();
-    let again = scorer.handle(event(&txs, 0)).await.unwrap();
+    let again = scorer.handle(event(&txs, 0, &[])).await.unwrap();
     assert_eq!((again.scored, again.duplicates), (0, txs.len()));
     let o = outcome(&stack, &txs).await;
     println!("CRASHES {crashes}");
@@ -507,10 +391,10 @@ async fn incompatible_and_missing_artifacts_are_never_served() {
     let err = cold.warm_up().await.unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
     let txs = payments(52, 50);
-    assert!(cold.handle(event(&txs, 0)).await.is_err());
+    assert!(cold.handle(event(&txs, 0, &[])).await.is_err());
 
     // The scorer that kept the good model still scores.
-    let response = scorer.handle(event(&txs, 0)).await.unwrap();
+    let response = scorer.handle(event(&txs, 0, &[])).await.unwrap();
     assert_eq!(
         response.model_version.as_deref(),
         Some(good.version.as_str())
@@ -529,7 +413,7 @@ async fn a_lost_database_connection_is_replaced_and_the_redelivered_batch_is_sco
     let scorer = Scorer::new(stack.config(), &stack.aws).await.unwrap();
     let txs = payments(62, 200);
     let (first, second) = txs.split_at(100);
-    scorer.handle(event(first, 0)).await.unwrap();
+    scorer.handle(event(first, 0, &[])).await.unwrap();
 
     let admin = stack.db.connect().await;
     let ended: i64 = admin
@@ -547,7 +431,7 @@ async fn a_lost_database_connection_is_replaced_and_the_redelivered_batch_is_sco
     let mut failures = Vec::new();
     let mut done = None;
     for _ in 0..3 {
-        match scorer.handle(event(second, 100)).await {
+        match scorer.handle(event(second, 100, &[])).await {
             Ok(r) => {
                 done = Some(r);
                 break;

@@ -5,92 +5,16 @@
 //!
 //! Needs `make stack-up`; fails (never skips) without it.
 
-use std::collections::HashMap;
-use std::time::Duration;
+mod common;
 
-use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
-use base64::Engine;
+use common::{event, generated, train, Stack};
+
 use fraud_aws::ModelStore;
-use fraud_core::model::ForestParams;
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
-use fraud_core::{ModelArtifact, Transaction};
-use fraud_db::scratch::ScratchDatabase;
-use fraud_fn_score::{Config, Scorer};
+use fraud_core::Transaction;
+use fraud_fn_score::Scorer;
 use fraud_generator::{Generator, GeneratorConfig};
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-struct Stack {
-    aws: fraud_aws::SdkConfig,
-    s3: aws_sdk_s3::Client,
-    sqs: aws_sdk_sqs::Client,
-    models_bucket: String,
-    results_bucket: String,
-    queue_url: String,
-    db: ScratchDatabase,
-    suffix: String,
-}
-
 impl Stack {
-    async fn new() -> Stack {
-        fraud_aws::default_to_local_stack();
-        let aws = fraud_aws::aws_config().await;
-        let s3 = fraud_aws::s3_client(&aws);
-        let sqs = aws_sdk_sqs::Client::new(&aws);
-        let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let models_bucket = format!("test-models-{suffix}");
-        let results_bucket = format!("test-results-{suffix}");
-        for bucket in [&models_bucket, &results_bucket] {
-            s3.create_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot create bucket {bucket} on LocalStack ({e:?}): run `make stack-up`"
-                    )
-                });
-        }
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("test-alerts-{suffix}"))
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("queue url");
-        let db = ScratchDatabase::create().await;
-        Stack {
-            aws,
-            s3,
-            sqs,
-            models_bucket,
-            results_bucket,
-            queue_url,
-            db,
-            suffix,
-        }
-    }
-
-    fn config(&self) -> Config {
-        Config {
-            models_bucket: self.models_bucket.clone(),
-            results_bucket: self.results_bucket.clone(),
-            alerts_queue_url: self.queue_url.clone(),
-            brokers: env_or("KAFKA_BROKERS", "127.0.0.1:19092"),
-            scored_topic: format!("test-scored-{}", self.suffix),
-            dlq_topic: format!("test-dlq-{}", self.suffix),
-            database_url: self.db.url().to_owned(),
-            model_check: Duration::ZERO,
-            cache_dir: std::env::temp_dir()
-                .join(format!("fraud-test-{}", self.suffix))
-                .display()
-                .to_string(),
-        }
-    }
-
     async fn alerts_waiting(&self) -> usize {
         let mut total = 0;
         loop {
@@ -140,52 +64,6 @@ impl Stack {
     }
 }
 
-fn generated(customers: u32, days: u32, seed: u64) -> Vec<Transaction> {
-    Generator::new(GeneratorConfig {
-        customers,
-        days,
-        seed,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .all()
-    .collect()
-}
-
-fn train(txs: Vec<Transaction>, seed: u64) -> ModelArtifact {
-    let prepared = prepare(txs).unwrap();
-    let params = ForestParams {
-        n_trees: 40,
-        seed,
-        ..ForestParams::default()
-    };
-    let source = DataSource {
-        uri: "generated".into(),
-        sha256: format!("seed-{seed}"),
-    };
-    train_and_evaluate(&prepared, &source, &[params], TimeSplit::default(), &|| {}).unwrap()
-}
-
-fn event(txs: &[Transaction], extra: &[&[u8]]) -> KafkaEvent {
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let mut records: Vec<KafkaRecord> = Vec::new();
-    let payloads = txs
-        .iter()
-        .map(Transaction::to_json)
-        .chain(extra.iter().map(|e| e.to_vec()));
-    for (offset, payload) in payloads.enumerate() {
-        let mut r = KafkaRecord::default();
-        r.topic = Some("payments".into());
-        r.partition = 0;
-        r.offset = offset as i64;
-        r.value = Some(b64(&payload));
-        records.push(r);
-    }
-    let mut event = KafkaEvent::default();
-    event.records = HashMap::from([("payments-0".to_owned(), records)]);
-    event
-}
-
 #[tokio::test]
 async fn scores_a_batch_dead_letters_bad_records_and_never_double_counts_on_redelivery() {
     let stack = Stack::new().await;
@@ -209,7 +87,7 @@ async fn scores_a_batch_dead_letters_bad_records_and_never_double_counts_on_rede
     let mut bad_amount = serde_json::to_value(&live[0]).unwrap();
     bad_amount["amt"] = serde_json::json!(-5);
     let bad_amount = bad_amount.to_string();
-    let batch = event(&live, &[b"{not json", bad_amount.as_bytes()]);
+    let batch = event(&live, 0, &[b"{not json", bad_amount.as_bytes()]);
 
     let first = scorer.handle(batch.clone()).await.unwrap();
     assert_eq!(first.received, live.len() + 2);
@@ -292,7 +170,7 @@ async fn without_any_model_the_batch_fails_so_it_is_retried_not_lost() {
     let stack = Stack::new().await;
     let scorer = Scorer::new(stack.config(), &stack.aws).await.unwrap();
     let txs = generated(20, 2, 3);
-    let err = scorer.handle(event(&txs, &[])).await.unwrap_err();
+    let err = scorer.handle(event(&txs, 0, &[])).await.unwrap_err();
     assert!(
         err.to_string().contains("no model has been promoted"),
         "{err}"
