@@ -66,8 +66,10 @@ impl Calibration {
     pub const IDENTITY: Calibration = Calibration { a: 1.0, b: 0.0 };
 
     /// Fits Platt scaling to `labels` and raw `scores` (Newton's method on the log-loss,
-    /// with Platt's smoothed targets `(N₊+1)/(N₊+2)` and `1/(N₋+2)`). Falls back to the
-    /// identity when the fit would not be increasing or does not converge.
+    /// each step halved until the loss drops, with Platt's smoothed targets
+    /// `(N₊+1)/(N₊+2)` and `1/(N₋+2)`, which keep the optimum finite). Stops after 100
+    /// steps or when no step lowers the loss; falls back to the identity when the fit
+    /// is not finite or not increasing.
     pub fn fit(labels: &[bool], scores: &[f64]) -> Calibration {
         assert_eq!(labels.len(), scores.len(), "one score per label");
         let positives = labels.iter().filter(|&&y| y).count() as f64;
@@ -284,15 +286,19 @@ impl DecisionPolicy {
             legit[k + 1] = legit[k] + if labels[i] { 0.0 } else { 1.0 };
         }
         let total_fraud = fraud_amt[n];
+        // cost(r, b) = missed(r) + (r − b)·review + legit(b)·decline
+        //            = [missed(r) + r·review] + [legit(b)·decline − b·review], b ≤ r:
+        // one pass over r keeping the best b so far (the first on ties), O(cuts).
         let mut best = (f64::INFINITY, 0usize, 0usize);
+        let mut best_b = (f64::INFINITY, 0usize);
         for &r in &cuts {
-            let missed = total_fraud - fraud_amt[r];
-            for &b in cuts.iter().take_while(|&&b| b <= r) {
-                let cost =
-                    missed + (r - b) as f64 * costs.review_cost + legit[b] * costs.decline_cost;
-                if cost < best.0 - 1e-9 {
-                    best = (cost, r, b);
-                }
+            let g = legit[r] * costs.decline_cost - r as f64 * costs.review_cost;
+            if g < best_b.0 - 1e-9 {
+                best_b = (g, r);
+            }
+            let cost = total_fraud - fraud_amt[r] + r as f64 * costs.review_cost + best_b.0;
+            if cost < best.0 - 1e-9 {
+                best = (cost, r, best_b.1);
             }
         }
         let threshold_at = |k: usize| -> f64 {
@@ -498,6 +504,50 @@ mod tests {
         let raw = [0.001, 0.01, 0.2, 0.5, 0.9, 0.999];
         let p: Vec<f64> = raw.iter().map(|&r| cal.apply(r)).collect();
         assert!(p.windows(2).all(|w| w[0] < w[1]), "{p:?}");
+    }
+
+    #[test]
+    fn policy_costs_as_little_as_the_best_of_every_review_and_block_pair() {
+        // The one-pass search against all (review, block) cut pairs, on rounded
+        // probabilities (ties) and random amounts and costs.
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..50 {
+            let n = rng.random_range(1..120);
+            let probs: Vec<f64> = (0..n)
+                // Below 1: a payment at exactly 1 is flagged by any threshold ≤ 1.
+                .map(|_| (rng.random::<f64>() * 19.0).round() / 20.0)
+                .collect();
+            let labels: Vec<bool> = probs.iter().map(|&p| rng.random_bool(p * 0.9)).collect();
+            let amounts: Vec<f64> = (0..n).map(|_| rng.random_range(1.0..500.0)).collect();
+            let costs = CostModel {
+                review_cost: rng.random_range(0.5..50.0),
+                decline_cost: rng.random_range(0.5..80.0),
+            };
+            let policy = DecisionPolicy::choose(&labels, &probs, &amounts, costs);
+            let chosen = policy.cost(&labels, &probs, &amounts).total_cost;
+            let mut levels: Vec<f64> = probs.clone();
+            levels.push(2.0);
+            levels.sort_by(f64::total_cmp);
+            levels.dedup();
+            let mut cheapest = f64::INFINITY;
+            for (i, &review) in levels.iter().enumerate() {
+                for &block in &levels[i..] {
+                    let cost: f64 = (0..n)
+                        .map(
+                            |k| match (probs[k] >= block, probs[k] >= review, labels[k]) {
+                                (true, _, true) => 0.0,
+                                (true, _, false) => costs.decline_cost,
+                                (false, true, _) => costs.review_cost,
+                                (false, false, true) => amounts[k],
+                                (false, false, false) => 0.0,
+                            },
+                        )
+                        .sum();
+                    cheapest = cheapest.min(cost);
+                }
+            }
+            assert!((chosen - cheapest).abs() < 1e-6, "{chosen} vs {cheapest}");
+        }
     }
 
     #[test]

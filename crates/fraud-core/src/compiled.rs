@@ -38,7 +38,7 @@ pub struct CompiledForest {
     /// Leaf value of each node (0 for inner nodes).
     values: Vec<f32>,
     /// Per tree: index of its root in `nodes` and its depth (steps to any leaf).
-    trees: Vec<(u32, u16)>,
+    trees: Vec<(u32, u32)>,
 }
 
 impl CompiledForest {
@@ -51,14 +51,14 @@ impl CompiledForest {
             let root = nodes.len();
             // (old index, new index, depth) in breadth-first order; children of a node
             // get two consecutive new slots.
-            let mut queue = std::collections::VecDeque::from([(0usize, root, 0u16)]);
+            let mut queue = std::collections::VecDeque::from([(0usize, root, 0u32)]);
             nodes.push(Node {
                 threshold: 0.0,
                 feature: 0,
                 left: 0,
             });
             values.push(0.0);
-            let mut depth = 0u16;
+            let mut depth = 0u32;
             while let Some((old, new, d)) = queue.pop_front() {
                 depth = depth.max(d);
                 match tree.split_of(old) {

@@ -301,6 +301,7 @@ impl FlatTree {
         {
             return Err("tree arrays have inconsistent lengths".into());
         }
+        let mut has_parent = vec![false; n];
         for i in 0..n {
             if probabilities && !(0.0..=1.0).contains(&self.value[i]) {
                 return Err(format!(
@@ -320,10 +321,14 @@ impl FlatTree {
                     self.feature[i]
                 ));
             }
-            // Children always come after their parent, so walking cannot loop.
+            // Children always come after their parent, so walking cannot loop, and each
+            // node has one parent (a tree, not a graph whose paths multiply).
             for child in [self.left[i], self.right[i]] {
                 if child as usize <= i || child as usize >= n {
                     return Err(format!("node {i} has an invalid child {child}"));
+                }
+                if std::mem::replace(&mut has_parent[child as usize], true) {
+                    return Err(format!("node {child} has two parents (one is node {i})"));
                 }
             }
         }
@@ -780,13 +785,14 @@ mod tests {
     fn batch_layout_gives_the_row_by_row_scores_bit_for_bit() {
         let (x, y) = toy(3000, 5);
         let (mut tx, _) = toy(1000, 6);
-        // NaN and infinite features go right in both walks; 37 rows leave a partial block.
+        // NaN and infinite features go right in both walks.
         tx[3][0] = f64::NAN;
         tx[4][3] = f64::INFINITY;
         tx[5][3] = f64::NEG_INFINITY;
         for params in [small(), linfa(), gbm()] {
             let forest = Forest::fit(&x, &y, &params, &|| {}).unwrap();
-            for rows in [&tx[..], &tx[..37], &tx[..1]] {
+            // 1 row takes the direct walk; 4, 17 and 37 rows leave partial blocks.
+            for rows in [&tx[..], &tx[..37], &tx[..17], &tx[..4], &tx[..1]] {
                 let one_by_one: Vec<u64> =
                     rows.iter().map(|r| forest.predict(r).to_bits()).collect();
                 let batch: Vec<u64> = forest
@@ -932,5 +938,23 @@ mod tests {
             tree.left[i] = 0;
             assert!(forest.validate().is_err());
         }
+    }
+
+    #[test]
+    fn validate_catches_a_node_shared_by_two_parents() {
+        let (x, y) = toy(1000, 5);
+        let mut forest = Forest::fit(&x, &y, &small(), &|| {}).unwrap();
+        assert!(forest.validate().is_ok());
+        let tree = &mut forest.trees[0];
+        let inner: Vec<usize> = (0..tree.len())
+            .filter(|&i| tree.feature[i] != LEAF)
+            .collect();
+        assert!(inner.len() >= 2, "the toy tree has splits below the root");
+        // The second split's left child also becomes the root's right child's target.
+        let (a, b) = (inner[0], inner[1]);
+        tree.right[a] = tree.left[b].max(tree.right[a]);
+        tree.left[b] = tree.right[a];
+        let err = forest.validate().unwrap_err();
+        assert!(err.contains("two parents"), "{err}");
     }
 }

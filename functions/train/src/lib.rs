@@ -49,9 +49,24 @@ impl Config {
             models_bucket: required("FRAUD_MODELS_BUCKET", "S3 bucket for model artifacts")?,
             track_function: or_default("TRACK_FUNCTION_NAME", "fraud-track"),
             min_improvement: parsed("PROMOTE_MIN_IMPROVEMENT", 0.0)?,
-            costs: CostModel {
-                review_cost: parsed("FRAUD_REVIEW_COST", CostModel::default().review_cost)?,
-                decline_cost: parsed("FRAUD_DECLINE_COST", CostModel::default().decline_cost)?,
+            costs: {
+                let costs = CostModel {
+                    review_cost: parsed("FRAUD_REVIEW_COST", CostModel::default().review_cost)?,
+                    decline_cost: parsed("FRAUD_DECLINE_COST", CostModel::default().decline_cost)?,
+                };
+                for (name, value) in [
+                    ("FRAUD_REVIEW_COST", costs.review_cost),
+                    ("FRAUD_DECLINE_COST", costs.decline_cost),
+                ] {
+                    if !(value.is_finite() && value >= 0.0) {
+                        return Err(EnvError::Invalid {
+                            name,
+                            value: value.to_string(),
+                            reason: "a cost must be a non-negative number".into(),
+                        });
+                    }
+                }
+                costs
             },
         })
     }
