@@ -129,14 +129,15 @@ struct PastTransaction {
     amt: f64,
     /// FNV-1a hash of `trans_num`, to recognise replays.
     id: u64,
-    /// Category index ([`Category::index`]).
+    /// Category index ([`Category::index`]); `None` for an event a v1 history recorded
+    /// (before categories and merchant locations were kept).
     #[serde(default)]
-    cat: u8,
-    /// Merchant location.
+    cat: Option<u8>,
+    /// Merchant location (`None` in v1 histories).
     #[serde(default)]
-    merch_lat: f64,
+    merch_lat: Option<f64>,
     #[serde(default)]
-    merch_long: f64,
+    merch_long: Option<f64>,
 }
 
 /// A merchant the card used: FNV-1a hash of its name, first and last event time.
@@ -207,7 +208,7 @@ impl CardHistory {
             }
             if age <= LONGEST_WINDOW {
                 sum_sq += past.amt * past.amt;
-                if past.cat == cat {
+                if past.cat == Some(cat) {
                     cat_n += 1.0;
                     cat_sum += past.amt;
                     cat_sq += past.amt * past.amt;
@@ -240,10 +241,13 @@ impl CardHistory {
         f[EXTRA_OFFSET..EXTRA_OFFSET + 4].copy_from_slice(&maxes);
         f[EXTRA_OFFSET + 4] = z_score(tx.amt, f64::from(counts[3]), sums[3], sum_sq);
         f[EXTRA_OFFSET + 5] = z_score(tx.amt, cat_n, cat_sum, cat_sq);
-        f[EXTRA_OFFSET + 6] = previous.map_or(0.0, |p| {
-            let km = haversine_km(p.merch_lat, p.merch_long, tx.merch_lat, tx.merch_long);
-            km / ((now - p.ts).max(60) as f64 / 3600.0)
-        });
+        // A previous payment without a location (kept by a v1 history) counts as no move.
+        f[EXTRA_OFFSET + 6] = previous
+            .and_then(|p| Some((p.ts, p.merch_lat?, p.merch_long?)))
+            .map_or(0.0, |(ts, lat, long)| {
+                let km = haversine_km(lat, long, tx.merch_lat, tx.merch_long);
+                km / ((now - ts).max(60) as f64 / 3600.0)
+            });
         f[EXTRA_OFFSET + 7] = f64::from(night_24h);
         let seen_category = self
             .category_first_seen
@@ -251,13 +255,19 @@ impl CardHistory {
             .copied()
             .flatten()
             .is_some_and(|first| first < now);
-        f[EXTRA_OFFSET + 8] = f64::from(u8::from(!seen_category));
+        // A history saved before categories and merchants were kept (v1) cannot tell a
+        // first time: while its events last, nothing counts as first-time.
+        let legacy = self
+            .events
+            .iter()
+            .any(|p| p.cat.is_none() && now - p.ts <= LONGEST_WINDOW);
+        f[EXTRA_OFFSET + 8] = f64::from(u8::from(!seen_category && !legacy));
         let merchant = trans_id(&tx.merchant);
         let seen_merchant = self
             .merchants
             .iter()
             .any(|m| m.hash == merchant && m.first < now);
-        f[EXTRA_OFFSET + 9] = f64::from(u8::from(!seen_merchant));
+        f[EXTRA_OFFSET + 9] = f64::from(u8::from(!seen_merchant && !legacy));
         f
     }
 
@@ -271,9 +281,9 @@ impl CardHistory {
             ts: tx.event_time(),
             amt: tx.amt,
             id,
-            cat: tx.category.index() as u8,
-            merch_lat: tx.merch_lat,
-            merch_long: tx.merch_long,
+            cat: Some(tx.category.index() as u8),
+            merch_lat: Some(tx.merch_lat),
+            merch_long: Some(tx.merch_long),
         };
         if self.category_first_seen.len() < Category::ALL.len() {
             self.category_first_seen.resize(Category::ALL.len(), None);
@@ -445,6 +455,34 @@ mod tests {
         assert_eq!(later[idx("card_amt_mean_24h")], 15.0);
         assert_eq!(later[idx("amt_to_card_mean")], 4.0);
         assert_eq!(later[idx("secs_since_prev")], 5400.0);
+    }
+
+    #[test]
+    fn a_history_saved_by_the_v1_pipeline_gives_no_false_travel_or_first_time_signals() {
+        // What PostgreSQL holds for a card from before categories and merchant locations
+        // were kept: events with time, amount and id only.
+        let first = tx(1, 0, 10.0, "a");
+        let v1 = serde_json::json!({"events": [
+            {"ts": first.event_time(), "amt": 10.0, "id": trans_id("a")}
+        ]});
+        let mut h: CardHistory = serde_json::from_value(v1).unwrap();
+        let f = h.observe(&tx(1, 30, 20.0, "b"));
+        assert_eq!(f[idx("card_count_24h")], 1.0);
+        assert_eq!(
+            f[idx("speed_kmh_since_prev")],
+            0.0,
+            "no location, no travel"
+        );
+        assert_eq!(f[idx("first_time_category")], 0.0);
+        assert_eq!(f[idx("first_time_merchant")], 0.0);
+        assert_eq!(f[idx("amt_z_card_category_30d")], 0.0);
+        // Once the v1 event is out of the window, the v2 state alone decides.
+        let mut elsewhere = tx(1, 31 * 24 * 60, 20.0, "c");
+        elsewhere.category = Category::Travel;
+        elsewhere.merchant = "fraud_Elsewhere".into();
+        let f = h.observe(&elsewhere);
+        assert_eq!(f[idx("first_time_category")], 1.0);
+        assert_eq!(f[idx("first_time_merchant")], 1.0);
     }
 
     #[test]
