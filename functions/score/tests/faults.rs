@@ -174,6 +174,19 @@ async fn outcome(stack: &Stack, sent: &[Transaction]) -> Outcome {
     outcome
 }
 
+/// The exact ledger every fault test ends with: each payment sent is scored exactly once,
+/// some were blocked (so alerts were exercised), and no alert went out twice.
+async fn exactly_once(stack: &Stack, txs: &[Transaction]) -> Outcome {
+    let o = outcome(stack, txs).await;
+    assert_eq!(
+        (o.sent, o.scored, o.lost, o.extra),
+        (txs.len(), txs.len(), 0, 0)
+    );
+    assert!(o.blocked > 0, "the test needs some alerts: {o:?}");
+    assert_eq!(o.alert_duplicates, 0);
+    o
+}
+
 /// Payments to score: a model trained on one population, scored on another with
 /// enough frauds that some are blocked.
 fn payments(seed: u64, n: usize) -> Vec<Transaction> {
@@ -215,13 +228,7 @@ async fn s3_down_at_cold_start_fails_the_batch_clearly_and_the_retry_scores_it()
     switch.set(true);
     let response = cold.handle(event(&txs, 0, &[])).await.unwrap();
     assert_eq!(response.scored, txs.len());
-    let o = outcome(&stack, &txs).await;
-    assert_eq!(
-        (o.sent, o.scored, o.lost, o.extra),
-        (txs.len(), txs.len(), 0, 0)
-    );
-    assert!(o.blocked > 0, "the test needs some alerts: {o:?}");
-    assert_eq!(o.alert_duplicates, 0);
+    exactly_once(&stack, &txs).await;
 }
 
 #[tokio::test]
@@ -288,13 +295,7 @@ async fn failing_alert_send_after_results_were_written_rolls_back_and_redelivery
         (again.scored, again.duplicates, again.alerts),
         (0, txs.len(), 0)
     );
-    let o = outcome(&stack, &txs).await;
-    assert_eq!(
-        (o.sent, o.scored, o.lost, o.extra),
-        (txs.len(), txs.len(), 0, 0)
-    );
-    assert!(o.blocked > 0, "the test needs some alerts: {o:?}");
-    assert_eq!(o.alert_duplicates, 0);
+    exactly_once(&stack, &txs).await;
 }
 
 /// The container dies at a growing point of its work on one batch (the handler future
