@@ -15,33 +15,9 @@ use fraud_fn_score::Scorer;
 use fraud_generator::{Generator, GeneratorConfig};
 
 impl Stack {
+    /// Alert messages on the queue (drained).
     async fn alerts_waiting(&self) -> usize {
-        let mut total = 0;
-        loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            let n = out.messages().len();
-            if n == 0 {
-                return total;
-            }
-            for m in out.messages() {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            total += n;
-        }
+        self.drain_alerts().await.values().sum()
     }
 
     async fn result_lines(&self) -> usize {

@@ -3,7 +3,7 @@
 //! quickly trained model and Kafka events.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
@@ -83,6 +83,38 @@ impl Stack {
                 .join(format!("fraud-test-{}", self.suffix))
                 .display()
                 .to_string(),
+        }
+    }
+
+    /// Every alert message on the queue (drained): trans_num → how many messages.
+    pub async fn drain_alerts(&self) -> BTreeMap<String, usize> {
+        let mut seen = BTreeMap::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            if out.messages().is_empty() {
+                return seen;
+            }
+            for m in out.messages() {
+                let alert: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                *seen
+                    .entry(alert["trans_num"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
         }
     }
 }
