@@ -230,6 +230,31 @@ fn kafka_event(brokers: &str, records: &[Record]) -> Value {
     json!({ "eventSource": "SelfManagedKafka", "bootstrapServers": brokers, "records": groups })
 }
 
+/// How many idle times the Kafka bridge waits, at most, for its consumer to catch up.
+const IDLE_EXIT_CAP: u32 = 5;
+
+/// True when the consumer holds partitions and its position in each is at the high
+/// watermark (nothing left to read).
+fn caught_up(consumer: &rdkafka::consumer::StreamConsumer) -> bool {
+    let Ok(position) = consumer.position() else {
+        return false;
+    };
+    let partitions = position.elements();
+    !partitions.is_empty()
+        && partitions.iter().all(|p| {
+            let Ok((_, high)) =
+                consumer.fetch_watermarks(p.topic(), p.partition(), Duration::from_secs(2))
+            else {
+                return false;
+            };
+            match p.offset() {
+                rdkafka::Offset::Offset(at) => at >= high,
+                // Nothing read from it since the assignment: caught up only if empty.
+                _ => high == 0,
+            }
+        })
+}
+
 async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
     let lambda = lambda_client(
         aws,
@@ -260,8 +285,15 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
             }
         }
         if batch.is_empty() {
+            let idle = last_message.elapsed();
+            let limit = Duration::from_secs(args.common.idle_exit_secs);
+            // Idle only counts once the consumer holds its partitions and has read them to
+            // the end: after a broker restart, rejoining the group can take longer than
+            // the idle time, and leaving then would strand the rest of the topic. A hard
+            // cap (IDLE_EXIT_CAP × the idle time) keeps the exit bounded.
             if args.common.idle_exit_secs > 0
-                && last_message.elapsed() > Duration::from_secs(args.common.idle_exit_secs)
+                && idle > limit
+                && (idle > limit * IDLE_EXIT_CAP || caught_up(&consumer))
             {
                 break;
             }
