@@ -131,7 +131,7 @@ ENV
     --out "$OUT/alerts.jsonl" > "$OUT/sink.log" 2>&1 &
   pids+=($!)
   "$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers 300 \
-    --start 2019-06-01 --seed "$((RANDOM + 1))" --include-label > "$OUT/sim.log" 2>&1 &
+    --start 2019-06-01 --seed "$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')" --include-label > "$OUT/sim.log" 2>&1 &
   pids+=($!)
   start_watch
   wait_port "$SINK_PORT" sink && wait_port "$SIM_PORT" sim && wait_port "$INVOKE_PORT" watch
@@ -233,11 +233,22 @@ PY
     --queue-url "$FRAUD_ALERTS_QUEUE_URL" --visibility-timeout 5 --idle-exit-secs 6 >> "$OUT/bridge-sqs.out" 2>> "$OUT/bridge-sqs.log" || true
   sed 's/^/  /' "$OUT/bridge-kafka.out" "$OUT/bridge-sqs.out"
   curl -sS "http://127.0.0.1:$SIM_PORT/stats" > "$OUT/sim-stats.json"
-  psql "$DATABASE_URL" -At -F $'\t' -c "select trans_num, decision from scored_transactions where model_version = '$MODEL'" > "$OUT/scored.tsv"
+  # Every ledger row (the ledger keeps the ones for this topic's payments): a payment
+  # already there under another model was scored before this run, not by it.
+  if ! psql "$DATABASE_URL" -At -F $'\t' -c "select trans_num, decision, model_version from scored_transactions" > "$OUT/scored.tsv"; then
+    ko "pipeline: cannot read the score ledger from Postgres"; return
+  fi
   if "$PY" scripts/faults_ledger.py pipeline "$KAFKA_BROKERS" "$TOPIC" "$KAFKA_TOPIC_DLQ" "$OUT" "$MODEL" \
        "$published" "$rejected" "$duplicates" "$failed_polls" "$fetched"; then
     ok "pipeline ledger"
-  else ko "pipeline ledger"; fi
+  else
+    ko "pipeline ledger"
+    # CI keeps only this output: show what the bridge and the score function said.
+    echo "  --- last warnings and errors of the kafka bridge ($OUT/bridge-kafka.log):"
+    grep -E '"level":"(WARN|ERROR)"|WARN|ERROR' "$OUT/bridge-kafka.log" | tail -n 8 | cut -c1-400 | sed 's/^/  /' || true
+    echo "  --- last warnings and errors of the functions ($OUT/watch.log):"
+    grep -E 'WARN|ERROR|panicked' "$OUT/watch.log" | tail -n 12 | cut -c1-400 | sed 's/^/  /' || true
+  fi
   echo "  ($((SECONDS - t0)) s)"
 }
 

@@ -77,10 +77,13 @@ def main() -> int:
             except json.JSONDecodeError:
                 tn = None
         dead[tn] += 1
-    scored = {}
+    scored, scored_elsewhere = {}, {}
     for line in (out / "scored.tsv").read_text().splitlines():
-        tn, decision = line.split("\t")
-        scored[tn] = decision
+        tn, decision, version = line.split("\t")
+        if version == model:
+            scored[tn] = decision
+        else:
+            scored_elsewhere[tn] = version
     blocked = {t for t, d in scored.items() if d == "block"}
     alerts = collections.Counter()
     alerts_file = out / "alerts.jsonl"
@@ -99,7 +102,10 @@ def main() -> int:
     unique_in = set(in_kafka)
     scored_ours = {t for t in scored if t in unique_in}
     dead_ours = {t for t in dead if t in unique_in}
-    lost = unique_in - scored_ours - dead_ours
+    # In the ledger under another model: scored before this run (the same trans_num
+    # from an earlier run) or by a model promoted by someone else meanwhile.
+    elsewhere = {t: v for t, v in scored_elsewhere.items() if t in unique_in}
+    lost = unique_in - scored_ours - dead_ours - set(elsewhere)
     both = scored_ours & dead_ours
     kafka_dups = sum(n - 1 for n in in_kafka.values())
     served = stats["transactions_served"]
@@ -119,6 +125,7 @@ def main() -> int:
         "dead_lettered": len(dead_ours),
         "lost_before_kafka": lost_before_kafka,
         "lost_after_kafka": len(lost),
+        "scored_under_another_model": len(elsewhere),
         "scored_and_dead_lettered": len(both),
         "blocked": len(blocked & unique_in),
         "alerts_delivered": len(alerts),
@@ -138,6 +145,13 @@ def main() -> int:
         problems.append("nothing reached Kafka")
     if lost:
         problems.append(f"{len(lost)} payments in Kafka neither scored nor dead-lettered: {sorted(lost)[:5]}")
+    if elsewhere:
+        versions = collections.Counter(elsewhere.values()).most_common(3)
+        problems.append(
+            f"{len(elsewhere)} payments were in the score ledger under another model than {model} "
+            f"({', '.join(f'{v} x{n}' for v, n in versions)}): scored before this run or by a model "
+            "promoted meanwhile, so this run cannot account for them"
+        )
     if lost_before_kafka:
         problems.append(f"{lost_before_kafka} payments served by the API never reached Kafka or the DLQ")
     if both:

@@ -165,7 +165,74 @@ async fn invoke(client: &aws_sdk_lambda::Client, function: &str, event: &Value) 
             String::from_utf8_lossy(&body)
         );
     }
-    Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+    let response: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(kind) = lambda_error(&response) {
+        // Lambda marks a failed invocation with X-Amz-Function-Error; an emulator that
+        // forgets the header still answers with the runtime's error document, and taking
+        // that for success would commit records nobody processed.
+        bail!("{function} failed ({kind}): {response}");
+    }
+    Ok(response)
+}
+
+/// The runtime's error document (`errorType`/`errorMessage`), if the body is one.
+fn lambda_error(response: &Value) -> Option<String> {
+    let obj = response.as_object()?;
+    if !obj.contains_key("errorType") && !obj.contains_key("errorMessage") {
+        return None;
+    }
+    Some(
+        obj.get("errorType")
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_owned(),
+    )
+}
+
+/// Running totals of what the function said it did: its numeric top-level fields
+/// (e.g. the score function's `scored`, `duplicates`, `dead_lettered`) and the model
+/// versions it named, for the bridge's closing summary.
+#[derive(Default)]
+struct Reported {
+    counts: BTreeMap<String, u64>,
+    versions: BTreeMap<String, u64>,
+}
+
+impl Reported {
+    fn add(&mut self, response: &Value) {
+        let Some(obj) = response.as_object() else {
+            return;
+        };
+        for (key, value) in obj {
+            if let Some(n) = value.as_u64() {
+                *self.counts.entry(key.clone()).or_default() += n;
+            }
+        }
+        if let Some(v) = obj.get("model_version").and_then(Value::as_str) {
+            *self.versions.entry(v.to_owned()).or_default() += 1;
+        }
+    }
+
+    fn summary(&self, function: &str) -> String {
+        if self.counts.is_empty() && self.versions.is_empty() {
+            return String::new();
+        }
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut line = format!("; {function} reported {}", counts.join(" "));
+        if !self.versions.is_empty() {
+            let versions: Vec<String> = self
+                .versions
+                .iter()
+                .map(|(v, n)| format!("{v} (x{n})"))
+                .collect();
+            line.push_str(&format!("; model versions {}", versions.join(", ")));
+        }
+        line
+    }
 }
 
 /// Identifiers listed in a response's `batchItemFailures`.
@@ -267,6 +334,7 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
     tracing::info!(topic = %args.topic, group = %args.group, function = %args.common.function, "kafka bridge started");
     let mut last_message = Instant::now();
     let (mut invocations, mut records_total, mut dead) = (0u64, 0u64, 0u64);
+    let mut reported = Reported::default();
     loop {
         let mut batch = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(args.max_wait_ms);
@@ -312,7 +380,10 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
             )
             .await;
             let failed: Vec<String> = match &outcome {
-                Ok(response) => failed_items(response),
+                Ok(response) => {
+                    reported.add(response);
+                    failed_items(response)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, records = pending.len(), attempt, "invocation failed");
                     pending.iter().map(Record::id).collect()
@@ -362,7 +433,11 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
             tracing::warn!(error = %e, "offset commit failed; the batch may be redelivered");
         }
     }
-    println!("kafka bridge: {records_total} records, {invocations} invocations of {}, {dead} dead-lettered", args.common.function);
+    println!(
+        "kafka bridge: {records_total} records, {invocations} invocations of {}, {dead} dead-lettered{}",
+        args.common.function,
+        reported.summary(&args.common.function)
+    );
     Ok(())
 }
 
@@ -565,5 +640,46 @@ mod sink {
             })
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runtime_error_document_is_a_failed_invocation() {
+        let body = json!({"errorType": "&lambda_runtime::Error", "errorMessage": "db down"});
+        assert_eq!(
+            lambda_error(&body).as_deref(),
+            Some("&lambda_runtime::Error")
+        );
+        assert_eq!(
+            lambda_error(&json!({"errorMessage": "boom"})).as_deref(),
+            Some("error")
+        );
+    }
+
+    #[test]
+    fn a_normal_response_is_not_an_error() {
+        assert_eq!(
+            lambda_error(&json!({"scored": 3, "batchItemFailures": []})),
+            None
+        );
+        assert_eq!(lambda_error(&Value::Null), None);
+        assert_eq!(lambda_error(&json!([1, 2])), None);
+    }
+
+    #[test]
+    fn reported_counts_add_up_across_invocations() {
+        let mut r = Reported::default();
+        r.add(&json!({"received": 50, "scored": 48, "duplicates": 2, "model_version": "m1", "batchItemFailures": []}));
+        r.add(&json!({"received": 10, "scored": 10, "duplicates": 0, "model_version": "m1"}));
+        r.add(&json!({"received": 5, "scored": 0, "duplicates": 5, "model_version": "m0"}));
+        assert_eq!(
+            r.summary("fraud-score"),
+            "; fraud-score reported duplicates=7 received=65 scored=58; model versions m0 (x1), m1 (x2)"
+        );
+        assert_eq!(Reported::default().summary("f"), "");
     }
 }
