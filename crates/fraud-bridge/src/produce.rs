@@ -50,7 +50,9 @@ pub fn due(elapsed: Duration, rate: f64, total: u64) -> u64 {
     if total == 0 || rate <= 0.0 {
         return 0;
     }
-    let sent_by_now = (elapsed.as_secs_f64() * rate).floor() + 1.0;
+    // The epsilon absorbs binary rounding (0.57 s × 10,000 = 5699.999…): without it a
+    // message due exactly on a tick would slip to the next one.
+    let sent_by_now = (elapsed.as_secs_f64() * rate + 1e-6).floor() + 1.0;
     (sent_by_now as u64).min(total)
 }
 
