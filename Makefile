@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit template airflow-test e2e localstack-lambda-test build lambda-build compare bench stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e localstack-lambda-test build lambda-build compare bench bench-latency stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -60,6 +60,10 @@ compare: build
 ## Benchmarks vs the Python reference pipeline; rewrites BENCHMARKS.md (QUICK=1 for small sizes).
 bench:
 	bash bench/run.sh
+
+## End-to-end latency on the local stack, ours vs the Python consumer (QUICK=1: a short smoke).
+bench-latency:
+	bash bench/latency.sh
 
 stack-up:
 	bash localstack/stack.sh up

@@ -10,7 +10,8 @@
 #        QUICK=1 bench/run.sh         small sizes (a few minutes); writes out/bench/BENCHMARKS.quick.md
 # Knobs (environment): SEEDS (fixture training seeds, default "1 2 3"), FIXTURE (real data),
 #   SKIP_FN_BUILD=1 (do not build the score function for its size), FN_SIZE_PROFILE=1 (also
-#   build it with a size-tuned profile, ~10 min more), BENCHMARKS_FILE (output).
+#   build it with a size-tuned profile, ~10 min more), BENCHMARKS_FILE (output),
+#   LATENCY=1 (then also run bench/latency.sh: end to end on the local stack, ~10 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_STARTED=$(date +%s)
@@ -225,3 +226,7 @@ say "writing $BENCHMARKS_FILE"
   --command "$( [[ "$QUICK" == 1 ]] && echo "QUICK=1 ")bench/run.sh" --fixture "$FIXTURE" \
   --max-samples "$MAX_SAMPLES" --trees "$TREES"
 say "done"
+if [[ "${LATENCY:-0}" == 1 ]]; then
+  say "end-to-end latency (bench/latency.sh)"
+  QUICK="$QUICK" bash bench/latency.sh
+fi

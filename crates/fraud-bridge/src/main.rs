@@ -13,7 +13,14 @@
 //! - `sqs`: receive up to 10 messages, invoke with a real SQS event, delete the ones
 //!   not reported as failures; failures become visible again after the visibility
 //!   timeout, and the queue's redrive policy moves them to the DLQ after maxReceiveCount.
+//!
+//! For the end-to-end latency benchmark (`bench/latency.sh`) it also has `produce`, a
+//! paced fixed-rate payments producer, and `latency`, which reads a scored topic and
+//! reports publish → scored and publish → alert latency percentiles.
 #![forbid(unsafe_code)]
+
+mod latency;
+mod produce;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -47,6 +54,10 @@ enum Command {
     /// A webhook receiver for local runs: verifies each alert's HMAC signature and
     /// appends it to a JSON-lines file.
     WebhookSink(SinkArgs),
+    /// Publish payments from a CSV at a fixed rate, paced, as ingest does (benchmarks).
+    Produce(produce::ProduceArgs),
+    /// Read a scored topic after a run: publish → scored (and → alert) latency percentiles.
+    Latency(latency::LatencyArgs),
 }
 
 #[derive(Args)]
@@ -101,6 +112,11 @@ struct KafkaArgs {
     max_retries: u32,
     #[arg(long, default_value = "payments.dlq")]
     dlq_topic: String,
+    /// Longest the broker may hold a fetch when it has no new data (librdkafka's
+    /// `fetch.wait.max.ms`; its default, 500, when unset). A broker that answers a fetch
+    /// only when this runs out adds up to this much latency per record.
+    #[arg(long)]
+    fetch_wait_max_ms: Option<u32>,
 }
 
 #[derive(Args)]
@@ -127,6 +143,8 @@ async fn main() -> Result<()> {
         Command::Kafka(args) => run_kafka(args, &aws).await,
         Command::Sqs(args) => run_sqs(args, &aws).await,
         Command::WebhookSink(args) => sink::run(args).await,
+        Command::Produce(args) => produce::run(args).await,
+        Command::Latency(args) => latency::run(args).await,
     }
 }
 
@@ -235,6 +253,42 @@ impl Reported {
     }
 }
 
+/// Where the Kafka bridge's time goes, per batch: how many records, the invocation
+/// (the function's work plus the Invoke API round trip) and the offset commit.
+#[derive(Default)]
+struct BatchTimings {
+    batch_sizes: Vec<usize>,
+    invoke_ms: Vec<f64>,
+    commit_ms: Vec<f64>,
+}
+
+impl BatchTimings {
+    fn summary(&self) -> String {
+        if self.batch_sizes.is_empty() {
+            return String::new();
+        }
+        let quantiles = |values: &[f64]| {
+            let mut v = values.to_vec();
+            v.sort_by(f64::total_cmp);
+            let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+            format!(
+                "p50 {:.1} / p99 {:.1} / max {:.1} ms",
+                at(0.5),
+                at(0.99),
+                at(1.0)
+            )
+        };
+        let records: usize = self.batch_sizes.iter().sum();
+        format!(
+            "; batches: mean {:.1} records (max {}), invoke {}, offset commit {}",
+            records as f64 / self.batch_sizes.len() as f64,
+            self.batch_sizes.iter().max().copied().unwrap_or(0),
+            quantiles(&self.invoke_ms),
+            quantiles(&self.commit_ms)
+        )
+    }
+}
+
 /// Identifiers listed in a response's `batchItemFailures`.
 fn failed_items(response: &Value) -> Vec<String> {
     response["batchItemFailures"]
@@ -328,14 +382,47 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
         args.common.lambda_endpoint.as_deref(),
         Duration::from_secs(args.common.invoke_timeout_secs),
     );
-    let consumer = fraud_kafka::consumer(&args.brokers, &args.group)?;
+    let consumer = match args.fetch_wait_max_ms {
+        None => fraud_kafka::consumer(&args.brokers, &args.group)?,
+        // fraud_kafka::consumer's settings, plus the fetch wait.
+        Some(ms) => rdkafka::config::ClientConfig::new()
+            .set("bootstrap.servers", &args.brokers)
+            .set("group.id", &args.group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("fetch.wait.max.ms", ms.to_string())
+            .create()
+            .context("creating the Kafka consumer")?,
+    };
     consumer.subscribe(&[&args.topic])?;
     let producer = fraud_kafka::producer(&args.brokers)?;
     tracing::info!(topic = %args.topic, group = %args.group, function = %args.common.function, "kafka bridge started");
     let mut last_message = Instant::now();
     let (mut invocations, mut records_total, mut dead) = (0u64, 0u64, 0u64);
     let mut reported = Reported::default();
+    let mut timings = BatchTimings::default();
+    let mut assigned = false;
+    // Ctrl-C / SIGINT: finish the batch in hand, commit it, print the summary, stop.
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
     loop {
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        if !assigned && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+            // Benchmarks wait for this line before they start publishing.
+            assigned = true;
+            tracing::info!(topic = %args.topic, "partitions assigned");
+        }
         let mut batch = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(args.max_wait_ms);
         while batch.len() < args.batch_size {
@@ -369,16 +456,21 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
         }
         last_message = Instant::now();
         records_total += batch.len() as u64;
+        timings.batch_sizes.push(batch.len());
         let mut pending = batch;
         let mut attempt = 0;
         loop {
             invocations += 1;
+            let invoked = Instant::now();
             let outcome = invoke(
                 &lambda,
                 &args.common.function,
                 &kafka_event(&args.brokers, &pending),
             )
             .await;
+            timings
+                .invoke_ms
+                .push(invoked.elapsed().as_secs_f64() * 1e3);
             let failed: Vec<String> = match &outcome {
                 Ok(response) => {
                     reported.add(response);
@@ -425,7 +517,12 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
             }
             tokio::time::sleep(Duration::from_millis(200 * (1 << attempt.min(6)))).await;
         }
-        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        let committing = Instant::now();
+        let committed = consumer.commit_consumer_state(CommitMode::Sync);
+        timings
+            .commit_ms
+            .push(committing.elapsed().as_secs_f64() * 1e3);
+        if let Err(e) = committed {
             // A broker restart or rebalance loses the assignment: the consumer rejoins
             // and resumes from the last committed offset, so this batch may be delivered
             // again (the score ledger makes that harmless). Stopping here would leave the
@@ -436,7 +533,7 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
     println!(
         "kafka bridge: {records_total} records, {invocations} invocations of {}, {dead} dead-lettered{}",
         args.common.function,
-        reported.summary(&args.common.function)
+        reported.summary(&args.common.function) + &timings.summary()
     );
     Ok(())
 }
@@ -681,5 +778,21 @@ mod tests {
             "; fraud-score reported duplicates=7 received=65 scored=58; model versions m0 (x1), m1 (x2)"
         );
         assert_eq!(Reported::default().summary("f"), "");
+    }
+
+    #[test]
+    fn batch_timings_summarise_sizes_and_quantiles() {
+        let mut t = BatchTimings::default();
+        assert_eq!(t.summary(), "");
+        for i in 1..=100 {
+            t.batch_sizes.push(if i % 2 == 0 { 10 } else { 20 });
+            t.invoke_ms.push(f64::from(i));
+            t.commit_ms.push(1.0);
+        }
+        assert_eq!(
+            t.summary(),
+            "; batches: mean 15.0 records (max 20), invoke p50 50.0 / p99 99.0 / max 100.0 ms, \
+             offset commit p50 1.0 / p99 1.0 / max 1.0 ms"
+        );
     }
 }

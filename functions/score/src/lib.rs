@@ -246,6 +246,8 @@ impl Scorer {
 
     /// Scores one Kafka batch.
     pub async fn handle(&self, event: KafkaEvent) -> Result<ScoreResponse, ScoreError> {
+        let started = std::time::Instant::now();
+        let ms = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e3;
         let mut response = ScoreResponse::default();
         let mut records: Vec<&KafkaRecord> = event.records.values().flatten().collect();
         records.sort_by_key(|r| (r.partition, r.offset));
@@ -319,6 +321,7 @@ impl Scorer {
         let mut cards: Vec<u64> = payments.iter().map(|(tx, _, _)| tx.cc_num).collect();
         cards.sort_unstable();
         cards.dedup();
+        let t = std::time::Instant::now();
         let mut db = self.db.lock().await;
         if db.is_closed() {
             // The server closed it (restart, failover, idle timeout while frozen): without
@@ -335,6 +338,8 @@ impl Scorer {
             })?;
         let mut histories: HashMap<u64, CardHistory> =
             CardStateStore::new(&txn).load(&cards).await?;
+        let load_ms = ms(t);
+        let t = std::time::Instant::now();
 
         // 3. Features (the shared pipeline) and scores. A replayed trans_num does not
         //    change its card's history, so its features and score come out the same.
@@ -359,6 +364,8 @@ impl Scorer {
             candidates.push((tx, id, *published_at, score));
         }
 
+        let score_ms = ms(t);
+        let t = std::time::Instant::now();
         // 4. Claim in the ledger: only payments never scored before go on.
         let rows: Vec<ScoredTransaction> = candidates
             .iter()
@@ -405,10 +412,15 @@ impl Scorer {
             });
         }
 
+        let claim_ms = ms(t);
+        let (mut s3_ms, mut kafka_ms, mut sqs_ms) = (0.0, 0.0, 0.0);
         // 5. Side effects; if any fails the transaction rolls back (claims included) and
         //    the event source redelivers the batch.
         if !scored.is_empty() {
+            let t = std::time::Instant::now();
             response.results_uri = Some(self.write_results(&records, &scored).await?);
+            s3_ms = ms(t);
+            let t = std::time::Instant::now();
             let sends = scored.iter().map(|s| {
                 let payload = serde_json::to_vec(s).expect("records serialize");
                 let key = s.cc_num.to_string();
@@ -419,6 +431,8 @@ impl Scorer {
             for result in futures::future::join_all(sends).await {
                 result?;
             }
+            kafka_ms = ms(t);
+            let t = std::time::Instant::now();
             let messages: Vec<(String, String)> = alerts
                 .iter()
                 .map(|a| {
@@ -439,7 +453,9 @@ impl Scorer {
                     failed.len()
                 )));
             }
+            sqs_ms = ms(t);
         }
+        let t = std::time::Instant::now();
 
         // 6. Card histories and ledger commit together.
         let changed: Vec<(u64, &CardHistory)> = cards
@@ -454,9 +470,13 @@ impl Scorer {
                 error,
             })?;
 
+        let commit_ms = ms(t);
         response.scored = scored.len();
         response.alerts = alerts.len();
-        tracing::info!(received = response.received, scored = response.scored, duplicates = response.duplicates, alerts = response.alerts, dead_lettered = response.dead_lettered, model_version = %model.version, "batch scored");
+        // Where the batch's time went (ms): card histories loaded, features + model,
+        // ledger claim, S3 results file, scored topic (delivery confirmed), SQS alerts,
+        // histories saved + commit.
+        tracing::info!(received = response.received, scored = response.scored, duplicates = response.duplicates, alerts = response.alerts, dead_lettered = response.dead_lettered, model_version = %model.version, load_ms, score_ms, claim_ms, s3_ms, kafka_ms, sqs_ms, commit_ms, total_ms = ms(started), "batch scored");
         Ok(response)
     }
 

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# End-to-end latency on the local stack (issue 8, part 3), ours vs the Python reference.
+#
+#   ours:    fraud-bridge produce (paced, ingest's message format and producer) → Kafka
+#            → fraud-bridge kafka (the event source mapping) → Lambda Invoke API
+#            (cargo lambda watch --release) → fraud-score → Postgres ledger + S3 results +
+#            scored topic + SQS alerts → fraud-bridge sqs → fraud-notify → webhook sink
+#   Python:  the same producer and broker → bench/reference/kafka_consumer.py (confluent-kafka,
+#            per-message features + scikit-learn predict_proba) → its own scored topic
+#
+# Latency per payment = its scored record's Kafka timestamp − the payment's (publish) time;
+# for ours also publish → alert received by the webhook. Both read by `fraud-bridge latency`.
+# Each rate runs on a fresh topic, one side at a time (never both at once: 2 cores).
+# Writes the "End to end" section of BENCHMARKS.md and out/bench-latency/results/*.json.
+#
+# Usage: bench/latency.sh             rates 1k and 10k msg/s for 20 s each, plus a step search
+#        QUICK=1 bench/latency.sh     a smoke run (1k msg/s for 5 s, Python at 50/s for 5 s);
+#                                     writes out/bench-latency-quick/BENCHMARKS.latency.md
+# Knobs (environment): RATES ("1000 10000"), DURATION (20), STEP_RATES (ours, "50 2000 5000";
+#   50 is also a Python step, for a like-for-like row at a rate both sustain),
+#   PY_STEP_RATES ("25 50 100"), STEP_DURATION (10), BATCH_SIZE (500), MAX_WAIT_MS (5),
+#   FETCH_WAIT_MS (consumers' fetch.wait.max.ms on both sides, 10; empty for librdkafka's 500),
+#   DRAIN_SECS (how long after publishing a side may take to catch up, 30), SINK_PORT,
+#   INVOKE_PORT, BENCHMARKS_FILE; the stack's own FRAUD_STACK_* variables choose which stack.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN_STARTED=$(date +%s)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+QUICK="${QUICK:-0}"
+if [[ "$QUICK" == 1 ]]; then
+  WORK="out/bench-latency-quick"
+  RATES="${RATES:-1000}" DURATION="${DURATION:-5}" STEP_RATES="${STEP_RATES:-}"
+  PY_STEP_RATES="${PY_STEP_RATES:-50}" STEP_DURATION="${STEP_DURATION:-5}"
+  TRAIN_CUSTOMERS=300 TRAIN_DAYS=60 TREES=100
+  BENCHMARKS_FILE="${BENCHMARKS_FILE:-$WORK/BENCHMARKS.latency.md}"
+else
+  WORK="out/bench-latency"
+  RATES="${RATES:-1000 10000}" DURATION="${DURATION:-20}" STEP_RATES="${STEP_RATES-50 2000 5000}"
+  PY_STEP_RATES="${PY_STEP_RATES-25 50 100}" STEP_DURATION="${STEP_DURATION:-10}"
+  TRAIN_CUSTOMERS=1000 TRAIN_DAYS=60 TREES=300
+  BENCHMARKS_FILE="${BENCHMARKS_FILE:-BENCHMARKS.md}"
+fi
+BATCH_SIZE="${BATCH_SIZE:-500}"
+MAX_WAIT_MS="${MAX_WAIT_MS:-5}"
+# librdkafka's fetch.wait.max.ms for both sides' consumers (empty: librdkafka's 500 ms).
+FETCH_WAIT_MS="${FETCH_WAIT_MS-10}"
+DRAIN_SECS="${DRAIN_SECS:-30}"
+SINK_PORT="${SINK_PORT:-18401}"
+INVOKE_PORT="${INVOKE_PORT:-19401}"
+RESULTS="$WORK/results"
+rm -rf "$WORK"
+mkdir -p "$RESULTS" "$WORK/logs" "$WORK/data"
+RUN_ID="$(date +%s)"
+SCORED_TOPIC="bench.scored"
+PY_SCORED_TOPIC="bench.scored.python"
+
+say() { printf '\n== %s (%ds)\n' "$*" $(($(date +%s) - RUN_STARTED)); }
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+wait_port() { # port name
+  for _ in $(seq 1 900); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "$2 did not open port $1; see $WORK/logs/$2.log" >&2; exit 1
+}
+wait_line() { # file pattern seconds
+  for _ in $(seq 1 $(($3 * 5))); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "no '$2' in $1 after $3 s" >&2; return 1
+}
+
+say "local stack (LocalStack, Kafka, PostgreSQL)"
+bash localstack/stack.sh up
+eval "$(bash localstack/stack.sh env)"
+
+say "Python reference in bench/.venv"
+VENV="bench/.venv"
+PY="$VENV/bin/python"
+stamp="$(cat bench/requirements.txt bench/requirements-bench.txt | sha256sum | cut -c1-16)"
+if [[ ! -x "$PY" ]] || [[ "$(cat "$VENV/.bench-stamp" 2>/dev/null)" != "$stamp" ]]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    -r bench/requirements.txt -r bench/requirements-bench.txt
+  echo "$stamp" > "$VENV/.bench-stamp"
+fi
+
+say "building (release): fraud-bridge, fraud-score, fraud-notify, fraudctl"
+cargo build --release --locked -p fraud-bridge -p fraud-fn-score -p fraud-fn-notify -p fraudctl 2>&1 | tail -n 2
+BIN="$CARGO_TARGET_DIR/release"
+BRIDGE="$BIN/fraud-bridge"
+
+say "models: ours and scikit-learn's on the same generated data ($TREES trees each)"
+"$BIN/fraudctl" generate --customers "$TRAIN_CUSTOMERS" --days "$TRAIN_DAYS" --seed 7 \
+  --out "$WORK/data/train.csv" >/dev/null
+"$BIN/fraudctl" train --learner cart --max-features 6 --trees "$TREES" --seed 1 --no-report \
+  --data "$WORK/data/train.csv" --out "$WORK/model" >/dev/null
+"$BIN/fraudctl" features --data "$WORK/data/train.csv" --out "$WORK/data/features.csv" >/dev/null
+"$PY" bench/reference/rf_train.py --save-model "$WORK/sklearn.joblib" -- "$WORK/data/features.csv" \
+  --trees "$TREES" --seed 1 > "$RESULTS/sklearn_train.json"
+# Promote ours as the train function would: artifact under models/<version>/, then the pointer.
+VERSION=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$WORK/model/model.json")
+aws s3 cp --quiet "$WORK/model/model.json" "s3://$FRAUD_MODELS_BUCKET/models/$VERSION/model.json"
+"$PY" - "$WORK/model/model.json" "s3://$FRAUD_MODELS_BUCKET/models/$VERSION/model.json" > "$WORK/current.json" <<'PY'
+import datetime, json, sys
+m = json.load(open(sys.argv[1]))
+print(json.dumps({"version": m["version"], "uri": sys.argv[2],
+                  "promoted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                  "test_pr_auc": m["metrics"]["test"]["pr_auc"]}))
+PY
+aws s3 cp --quiet "$WORK/current.json" "s3://$FRAUD_MODELS_BUCKET/models/current.json"
+echo "  ours: model $VERSION promoted; scikit-learn: $WORK/sklearn.joblib"
+
+say "functions behind the Lambda Invoke API (cargo lambda watch --release), webhook sink, SQS bridge"
+export WEBHOOK_SECRET="bench-$RUN_ID"
+cat > "$WORK/functions.env" <<ENV
+AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
+AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+AWS_REGION=$AWS_REGION
+AWS_EC2_METADATA_DISABLED=true
+KAFKA_BROKERS=$KAFKA_BROKERS
+KAFKA_TOPIC_SCORED=$SCORED_TOPIC
+DATABASE_URL=$DATABASE_URL
+FRAUD_MODELS_BUCKET=$FRAUD_MODELS_BUCKET
+FRAUD_RESULTS_BUCKET=$FRAUD_RESULTS_BUCKET
+FRAUD_ALERTS_QUEUE_URL=$FRAUD_ALERTS_QUEUE_URL
+WEBHOOK_URL=http://127.0.0.1:$SINK_PORT/alerts
+WEBHOOK_SECRET=$WEBHOOK_SECRET
+MODEL_CHECK_SECS=30
+MODEL_CACHE_DIR=$PWD/$WORK/model-cache
+RUST_LOG=info
+ENV
+"$BRIDGE" webhook-sink --addr "127.0.0.1:$SINK_PORT" --secret "$WEBHOOK_SECRET" \
+  --out "$WORK/alerts.jsonl" > "$WORK/logs/sink.log" 2>&1 &
+pids+=($!)
+( set -a; . "$WORK/functions.env"; set +a
+  exec cargo lambda watch --release --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+    --ignore-changes --env-file "$WORK/functions.env" ) > "$WORK/logs/watch.log" 2>&1 &
+pids+=($!)
+wait_port "$SINK_PORT" sink; wait_port "$INVOKE_PORT" watch
+# The first invocation of each function starts it (and builds it if cargo lambda watch's
+# build differs from ours): done here, outside any measurement.
+for fn_event in 'fraud-score {"eventSource":"SelfManagedKafka","bootstrapServers":"local","records":{}}' \
+                'fraud-notify {"Records":[]}'; do
+  fn=${fn_event%% *}
+  echo "  starting $fn"
+  curl -sS --max-time 1200 -o "$WORK/logs/start-$fn.json" -X POST -H 'content-type: application/json' \
+    "http://127.0.0.1:$INVOKE_PORT/2015-03-31/functions/$fn/invocations" --data-binary "${fn_event#* }"
+  if grep -q errorType "$WORK/logs/start-$fn.json"; then
+    echo "$fn failed to start: $(head -c 1000 "$WORK/logs/start-$fn.json")" >&2; exit 1
+  fi
+done
+"$BRIDGE" sqs --function fraud-notify --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
+  --queue-url "$FRAUD_ALERTS_QUEUE_URL" --visibility-timeout 5 > "$WORK/logs/bridge-sqs.out" 2> "$WORK/logs/bridge-sqs.log" &
+pids+=($!)
+
+# payments ROWS SEED OUT: a fresh generated file (fresh trans_nums, so the ledger of an
+# earlier run never turns a payment into a duplicate), about 100 payments per card.
+payments() {
+  local customers=$(( ($1 * 115 / 100 + 99) / 100 ))
+  "$BIN/fraudctl" generate --customers "$((customers < 50 ? 50 : customers))" --days 85 \
+    --seed "$2" --out "$3" >/dev/null 2>&1
+}
+
+create_topic() { # NAME: 3 partitions, like the stack's payments topic
+  "$PY" - "$KAFKA_BROKERS" "$1" <<'PY'
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+for future in admin.create_topics([NewTopic(sys.argv[2], 3, 1)]).values():
+    future.result(30)
+PY
+}
+
+# run_ours NAME RATE SECONDS
+run_ours() {
+  local name=$1 rate=$2 secs=$3 topic="bench-$RUN_ID-ours-$1"
+  local n; n=$("$PY" -c "print(round($rate * $secs))")
+  payments "$n" "$((RUN_ID % 100000 + rate + secs))" "$WORK/data/$name.csv"
+  create_topic "$topic" || return 1
+  echo "  ours $name: $n payments at $rate msg/s (load $(loadavg))"
+  "$BRIDGE" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
+    --topic "$topic" --group "bench-$RUN_ID-$name" --batch-size "$BATCH_SIZE" --max-wait-ms "$MAX_WAIT_MS" \
+    ${FETCH_WAIT_MS:+--fetch-wait-max-ms "$FETCH_WAIT_MS"} > "$WORK/logs/bridge-kafka-$name.out" 2> "$WORK/logs/bridge-kafka-$name.log" &
+  local bridge=$!
+  pids+=("$bridge")
+  wait_line "$WORK/logs/bridge-kafka-$name.log" "partitions assigned" 60 || return 1
+  "$BRIDGE" produce --topic "$topic" --data "$WORK/data/$name.csv" --rate "$rate" --duration-secs "$secs" \
+    > "$RESULTS/produce_ours_$name.json" 2> >(tee "$WORK/logs/produce-$name.log" | grep -E "^produce: +[0-9]*[05]\.0 s|sent [0-9]+ in" | sed 's/^/    /' >&2)
+  "$BRIDGE" latency --topic "$SCORED_TOPIC" --source-topic "$topic" --expect "$n" --alerts "$WORK/alerts.jsonl" \
+    --idle-exit-secs 5 --timeout-secs "$DRAIN_SECS" > "$RESULTS/latency_ours_$name.json" 2> "$WORK/logs/latency-ours-$name.log"
+  kill -INT "$bridge" 2>/dev/null || true
+  wait "$bridge" 2>/dev/null || true
+  sed 's/^/    /' "$WORK/logs/bridge-kafka-$name.out"
+  tail -n 1 "$WORK/logs/latency-ours-$name.log" | sed 's/^/    /'
+}
+
+# run_python NAME RATE SECONDS
+run_python() {
+  local name=$1 rate=$2 secs=$3 topic="bench-$RUN_ID-py-$1"
+  local n; n=$("$PY" -c "print(round($rate * $secs))")
+  payments "$n" "$((RUN_ID % 100000 + rate + secs + 7))" "$WORK/data/py-$name.csv"
+  create_topic "$topic" || return 1
+  echo "  Python $name: $n payments at $rate msg/s (load $(loadavg))"
+  rm -f "$WORK/py-ready"
+  OMP_NUM_THREADS=1 "$PY" bench/reference/kafka_consumer.py "$WORK/sklearn.joblib" --brokers "$KAFKA_BROKERS" \
+    --topic "$topic" --scored-topic "$PY_SCORED_TOPIC" --expect "$n" --max-seconds "$((secs + DRAIN_SECS))" \
+    --ready-file "$WORK/py-ready" ${FETCH_WAIT_MS:+--fetch-wait-max-ms "$FETCH_WAIT_MS"} > "$RESULTS/consumer_py_$name.json" 2> "$WORK/logs/consumer-py-$name.log" &
+  local consumer=$!
+  pids+=("$consumer")
+  for _ in $(seq 1 300); do [[ -f "$WORK/py-ready" ]] && break; sleep 0.2; done
+  [[ -f "$WORK/py-ready" ]] || { echo "the Python consumer did not get its partitions" >&2; exit 1; }
+  "$BRIDGE" produce --topic "$topic" --data "$WORK/data/py-$name.csv" --rate "$rate" --duration-secs "$secs" \
+    > "$RESULTS/produce_py_$name.json" 2> >(tee "$WORK/logs/produce-py-$name.log" | grep -E "sent [0-9]+ in" | sed 's/^/    /' >&2)
+  wait "$consumer" || true
+  "$BRIDGE" latency --topic "$PY_SCORED_TOPIC" --source-topic "$topic" --expect "$n" \
+    --idle-exit-secs 3 --timeout-secs 30 > "$RESULTS/latency_py_$name.json" 2> "$WORK/logs/latency-py-$name.log"
+  tail -n 1 "$WORK/logs/latency-py-$name.log" | sed 's/^/    /'
+}
+
+say "warm-up (not measured): score and notify started, model loaded, connections open"
+run_ours warmup 100 3 > "$WORK/logs/warmup.txt" 2>&1 || { cat "$WORK/logs/warmup.txt"; exit 1; }
+tail -n 2 "$WORK/logs/warmup.txt"
+
+for rate in $RATES; do
+  say "ours at $rate msg/s for $DURATION s (batch size $BATCH_SIZE, max wait $MAX_WAIT_MS ms)"
+  run_ours "r$rate" "$rate" "$DURATION" || { echo "ours at $rate msg/s failed" >&2; exit 1; }
+done
+for rate in $STEP_RATES; do
+  say "ours, step search: $rate msg/s for $STEP_DURATION s"
+  run_ours "step$rate" "$rate" "$STEP_DURATION" || { echo "ours at $rate msg/s failed" >&2; exit 1; }
+done
+for rate in $RATES; do
+  say "Python reference at $rate msg/s for $DURATION s"
+  run_python "r$rate" "$rate" "$DURATION" || { echo "Python at $rate msg/s failed" >&2; exit 1; }
+done
+for rate in $PY_STEP_RATES; do
+  say "Python reference, step search: $rate msg/s for $STEP_DURATION s"
+  run_python "step$rate" "$rate" "$STEP_DURATION" || { echo "Python at $rate msg/s failed" >&2; exit 1; }
+done
+
+# --- Report ---------------------------------------------------------------------------
+"$PY" - "$RESULTS/machine.json" <<'PY'
+import datetime, json, os, platform, subprocess, sys
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+mem_kb = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+import sklearn, confluent_kafka
+json.dump({
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem_kb / 1024 / 1024, 1),
+    "loadavg_end": open("/proc/loadavg").read().split()[0],
+    "rustc": subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip(),
+    "python": platform.python_version(), "sklearn": sklearn.__version__,
+    "confluent_kafka": confluent_kafka.version()[0] if isinstance(confluent_kafka.version(), tuple) else confluent_kafka.version(), "librdkafka": confluent_kafka.libversion()[0],
+}, open(sys.argv[1], "w"))
+PY
+# The broker's storage engine, from the running Tansu (the stack may have been started earlier).
+KAFKA_STORAGE_USED=$(ps -eo args | grep "[t]ansu broker .*:${KAFKA_BROKERS##*:} " | grep -o -- '--storage-engine [^ ]*' \
+  | cut -d' ' -f2 | head -n 1)
+say "writing $BENCHMARKS_FILE"
+"$PY" bench/latency_report.py "$RESULTS" "$BENCHMARKS_FILE" \
+  --command "$( [[ "$QUICK" == 1 ]] && echo "QUICK=1 ")bench/latency.sh" \
+  --batch-size "$BATCH_SIZE" --max-wait-ms "$MAX_WAIT_MS" --fetch-wait-ms "${FETCH_WAIT_MS:-500}" --rates "$RATES" --duration "$DURATION" \
+  --step-duration "$STEP_DURATION" --drain-secs "$DRAIN_SECS" --trees "$TREES" \
+  --kafka-storage "$KAFKA_STORAGE_USED" --logs "$WORK/logs"
+say "done"
