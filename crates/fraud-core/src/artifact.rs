@@ -1,13 +1,17 @@
 //! The one model artifact format: a self-describing JSON document holding the tree
 //! ensemble (its kind is `model.params.learner`: `cart` or `linfa_trees` forests, `gbm`
-//! boosted trees), the feature list it expects, the calibration from raw score to
+//! boosted trees, or a `blend` of such models), the feature list it expects, the calibration from raw score to
 //! probability, the approve / review / block thresholds, the evaluation metrics, the
 //! feature importances and where the training data came from. Training writes it,
 //! scoring and tests read it.
 //!
 //! Schema versions: 1 = forests only, one threshold; 2 = model kinds, calibration,
-//! decision policy, feature importance and evaluation. A reader refuses any other
-//! version, and a model kind it does not know, by name.
+//! decision policy, feature importance and evaluation; 3 = version 2 plus the `blend`
+//! model kind (`model.components`: calibrated, weighted component models). An artifact
+//! is written with the lowest version that holds it (2 unless it is a blend), so
+//! readers that know only version 2 keep loading single models. A reader refuses any
+//! other version, a blend in a version 2 artifact, and a model kind it does not know,
+//! by name.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,8 +26,11 @@ use crate::train::TimeSplit;
 
 /// Value of the `format` field.
 pub const ARTIFACT_FORMAT: &str = "fraud-model";
-/// Version of the artifact layout; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version of the artifact layout; bumped on any incompatible change. The newest this
+/// build writes (blends); single models are written as [`SCHEMA_VERSION_SINGLE`].
+pub const SCHEMA_VERSION: u32 = 3;
+/// Version of artifacts holding a single tree ensemble (no blend).
+pub const SCHEMA_VERSION_SINGLE: u32 = 2;
 /// File name of the artifact inside a model directory.
 pub const ARTIFACT_FILE: &str = "model.json";
 
@@ -40,9 +47,11 @@ pub enum ArtifactError {
     #[error("artifact format `{found}` is not `{ARTIFACT_FORMAT}`")]
     WrongFormat { found: String },
     #[error(
-        "artifact schema version {found} is not supported (this build reads {SCHEMA_VERSION})"
+        "artifact schema version {found} is not supported (this build reads {SCHEMA_VERSION_SINGLE} and {SCHEMA_VERSION})"
     )]
     SchemaVersion { found: u32 },
+    #[error("artifact schema version {found} cannot hold a `blend` model (blends need version {SCHEMA_VERSION})")]
+    BlendNeedsVersion { found: u32 },
     #[error("artifact was trained with feature pipeline v{found}; this build computes v{FEATURE_PIPELINE_VERSION}")]
     PipelineVersion { found: u32 },
     #[error("artifact expects features {found:?}, this build computes a different list")]
@@ -156,7 +165,11 @@ impl ModelArtifact {
         let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
         ModelArtifact {
             format: ARTIFACT_FORMAT.into(),
-            schema_version: SCHEMA_VERSION,
+            schema_version: if model.params.learner == Learner::Blend {
+                SCHEMA_VERSION
+            } else {
+                SCHEMA_VERSION_SINGLE
+            },
             feature_pipeline_version: FEATURE_PIPELINE_VERSION,
             version: format!("{}-{hash}", created_at.format("%Y%m%dT%H%M%SZ")),
             created_at,
@@ -217,7 +230,7 @@ impl ModelArtifact {
                 found: header.format,
             });
         }
-        if header.schema_version != SCHEMA_VERSION {
+        if !(SCHEMA_VERSION_SINGLE..=SCHEMA_VERSION).contains(&header.schema_version) {
             return Err(ArtifactError::SchemaVersion {
                 found: header.schema_version,
             });
@@ -236,6 +249,11 @@ impl ModelArtifact {
                     .map(|l| format!("`{}`", l.as_str()))
                     .collect::<Vec<_>>()
                     .join(", "),
+            });
+        }
+        if kind == Learner::Blend.as_str() && header.schema_version < SCHEMA_VERSION {
+            return Err(ArtifactError::BlendNeedsVersion {
+                found: header.schema_version,
             });
         }
         let artifact: ModelArtifact =
@@ -278,7 +296,8 @@ impl ModelArtifact {
 
     /// The `k` features pushing this payment's score up the most, by path attribution
     /// ([`Forest::explain`]); contributions are in probability (forests) or log-odds
-    /// (boosted trees) of the raw score, before calibration, which is monotone.
+    /// (boosted trees) of the raw score, before calibration, which is monotone; a blend
+    /// gives them in its averaging space (calibrated log-odds by default).
     pub fn reasons(&self, features: &FeatureVector, k: usize) -> Vec<Reason> {
         let attribution = self.model.explain(features);
         let unit = match attribution.space {

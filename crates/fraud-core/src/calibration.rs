@@ -141,6 +141,12 @@ impl Calibration {
         sigmoid(self.a * logit(raw) + self.b)
     }
 
+    /// The calibrated log-odds of a raw score, `a · logit(raw) + b` (raw clamped to
+    /// `[1e-6, 1 − 1e-6]`); blends average these.
+    pub fn log_odds(&self, raw: f64) -> f64 {
+        self.a * logit(raw) + self.b
+    }
+
     /// Checks the parameters (used when loading an artifact).
     pub fn validate(&self) -> Result<(), String> {
         if self.a > 0.0 && self.a.is_finite() && self.b.is_finite() {

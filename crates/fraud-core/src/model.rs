@@ -13,6 +13,9 @@
 //!   at every split.
 //! - [`Learner::Gbm`]: our gradient-boosted trees ([`crate::gbm`]): logistic loss,
 //!   leaf-wise histogram regression trees, shrinkage, early stopping on validation.
+//! - [`Learner::Blend`]: no trees of its own; two or more of the above (components),
+//!   each with its own Platt calibration fitted on validation, combined by a weighted
+//!   mean of their calibrated log-odds or probabilities ([`BlendParams`]).
 //!
 //! A forest's output is the mean of leaf probabilities, not a vote count; boosted trees
 //! output the logistic of the sum of their leaf values (log-odds). Every node of every
@@ -29,6 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::calibration::Calibration;
 use crate::compiled::CompiledForest;
 use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES};
 pub use crate::gbm::GbmParams;
@@ -44,11 +48,18 @@ pub enum Learner {
     LinfaTrees,
     /// Our gradient-boosted trees (logistic loss).
     Gbm,
+    /// A blend of calibrated component models (see [`BlendParams`]).
+    Blend,
 }
 
 impl Learner {
     /// Every learner this build knows, by artifact name.
-    pub const ALL: [Learner; 3] = [Learner::Cart, Learner::LinfaTrees, Learner::Gbm];
+    pub const ALL: [Learner; 4] = [
+        Learner::Cart,
+        Learner::LinfaTrees,
+        Learner::Gbm,
+        Learner::Blend,
+    ];
 
     /// Name in artifacts (`model.params.learner`).
     pub fn as_str(self) -> &'static str {
@@ -56,6 +67,7 @@ impl Learner {
             Learner::Cart => "cart",
             Learner::LinfaTrees => "linfa_trees",
             Learner::Gbm => "gbm",
+            Learner::Blend => "blend",
         }
     }
 
@@ -71,6 +83,7 @@ impl std::fmt::Display for Learner {
             Learner::Cart => "cart",
             Learner::LinfaTrees => "linfa-trees",
             Learner::Gbm => "gbm",
+            Learner::Blend => "blend",
         })
     }
 }
@@ -100,6 +113,49 @@ pub struct ForestParams {
     /// Gradient boosting only (see [`GbmParams`]).
     #[serde(default)]
     pub gbm: GbmParams,
+    /// Blends only: the components and how they are combined (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend: Option<BlendParams>,
+}
+
+/// The space in which a blend averages its components' calibrated outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlendSpace {
+    /// `p = σ(Σ wₖ · zₖ)`, `zₖ = aₖ · logit(rawₖ) + bₖ` (calibrated log-odds).
+    LogOdds,
+    /// `p = Σ wₖ · σ(zₖ)` (calibrated probabilities).
+    Probability,
+}
+
+/// How a blend's weights are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlendWeighting {
+    /// Every component weighs the same.
+    Equal,
+    /// Two components: the weight of the first in {0, 0.1, …, 1} with the best PR-AUC on
+    /// the validation slice (ties go to the weight nearest ½).
+    Validation,
+}
+
+/// What a [`Learner::Blend`] is made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlendParams {
+    /// The component models (none of them a blend).
+    pub components: Vec<ForestParams>,
+    pub space: BlendSpace,
+    pub weighting: BlendWeighting,
+}
+
+/// One fitted component of a blend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlendComponent {
+    pub model: Forest,
+    /// Platt scaling of this component's raw score (fitted on validation).
+    pub calibration: Calibration,
+    /// Weight in the mean; the weights of a blend add up to 1.
+    pub weight: f64,
 }
 
 impl ForestParams {
@@ -111,6 +167,26 @@ impl ForestParams {
             max_depth: 8,
             min_leaf: 20,
             seed,
+            ..ForestParams::default()
+        }
+    }
+
+    /// A blend of `components` (each fitted with its own parameters); `seed` is the
+    /// blend's own record of the run's seed, the components keep theirs.
+    pub fn blend(
+        components: Vec<ForestParams>,
+        space: BlendSpace,
+        weighting: BlendWeighting,
+        seed: u64,
+    ) -> Self {
+        ForestParams {
+            learner: Learner::Blend,
+            seed,
+            blend: Some(BlendParams {
+                components,
+                space,
+                weighting,
+            }),
             ..ForestParams::default()
         }
     }
@@ -129,6 +205,7 @@ impl Default for ForestParams {
             feature_fraction: 0.6,
             seed: 42,
             gbm: GbmParams::default(),
+            blend: None,
         }
     }
 }
@@ -402,7 +479,11 @@ const BATCH_LAYOUT_MIN_ROWS: usize = 4;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forest {
     pub params: ForestParams,
+    /// The trees (none in a blend).
     pub trees: Vec<FlatTree>,
+    /// Blends only: the calibrated, weighted component models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<BlendComponent>,
     /// The batch layout, built on first use (not serialized).
     #[serde(skip)]
     pub compiled: CompiledCache,
@@ -502,6 +583,23 @@ impl Forest {
                 legit: negatives.len(),
             });
         }
+        if params.learner == Learner::Blend {
+            let spec = params
+                .blend
+                .as_ref()
+                .ok_or_else(|| FitError::Params("a blend needs its components (`blend`)".into()))?;
+            let components = spec
+                .components
+                .iter()
+                .map(|c| {
+                    if c.learner == Learner::Blend {
+                        return Err(FitError::Params("a blend cannot contain a blend".into()));
+                    }
+                    Self::fit_validated(x, y, validation, c, on_tree)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return Self::blend_of(params, components, validation);
+        }
         if params.learner == Learner::Gbm {
             let g = &params.gbm;
             if !(g.learning_rate > 0.0
@@ -529,6 +627,7 @@ impl Forest {
             return Ok(Forest {
                 params: params.clone(),
                 trees: crate::gbm::fit(x, y, validation, &settings, on_tree),
+                components: Vec::new(),
                 compiled: CompiledCache::default(),
             });
         }
@@ -536,6 +635,7 @@ impl Forest {
             return Ok(Forest {
                 params: params.clone(),
                 trees: fit_cart(x, y, params, on_tree),
+                components: Vec::new(),
                 compiled: CompiledCache::default(),
             });
         }
@@ -616,6 +716,7 @@ impl Forest {
         Ok(Forest {
             params: params.clone(),
             trees,
+            components: Vec::new(),
             compiled: CompiledCache::default(),
         })
     }
@@ -624,6 +725,9 @@ impl Forest {
     /// or the logistic of the sum of leaf log-odds (boosting). Not calibrated: see
     /// [`crate::calibration`] for the probability the artifact reports.
     pub fn predict(&self, x: &FeatureVector) -> f64 {
+        if self.params.learner == Learner::Blend {
+            return self.blend_output(self.components.iter().map(|c| c.model.predict(x)));
+        }
         let sum = self.trees.iter().map(|t| t.predict(x)).sum::<f64>();
         if self.params.learner.is_boosted() {
             sigmoid(sum)
@@ -636,6 +740,9 @@ impl Forest {
     /// contributions that add up, with the base value, exactly (up to rounding) to the
     /// raw score (forest) or its log-odds (boosting).
     pub fn explain(&self, x: &FeatureVector) -> Attribution {
+        if self.params.learner == Learner::Blend {
+            return self.explain_blend(x);
+        }
         let mut contributions = [0.0; N_FEATURES];
         let mut base = 0.0;
         for tree in &self.trees {
@@ -684,6 +791,18 @@ impl Forest {
     /// Raw scores of many rows on this thread, through the batch layout
     /// ([`crate::compiled`]); the same values as [`Forest::predict`] row by row.
     pub fn predict_batch(&self, xs: &[FeatureVector]) -> Vec<f64> {
+        if self.params.learner == Learner::Blend {
+            // Each component through its own batch layout, then the same combination
+            // as `predict`, row by row.
+            let raws: Vec<Vec<f64>> = self
+                .components
+                .iter()
+                .map(|c| c.model.predict_batch(xs))
+                .collect();
+            return (0..xs.len())
+                .map(|i| self.blend_output(raws.iter().map(|r| r[i])))
+                .collect();
+        }
         if xs.len() < BATCH_LAYOUT_MIN_ROWS {
             // Too few rows to overlap: the direct walk stops at each row's own leaf.
             return xs.iter().map(|x| self.predict(x)).collect();
@@ -710,6 +829,15 @@ impl Forest {
 
     /// Checks every tree (used when loading an artifact).
     pub fn validate(&self) -> Result<(), String> {
+        if self.params.learner == Learner::Blend {
+            return self.validate_blend();
+        }
+        if !self.components.is_empty() || self.params.blend.is_some() {
+            return Err(format!(
+                "a `{}` model has blend components; only a blend has them",
+                self.params.learner.as_str()
+            ));
+        }
         if self.trees.is_empty() {
             return Err("the forest has no trees".into());
         }
@@ -717,6 +845,215 @@ impl Forest {
             t.validate(N_FEATURES, !self.params.learner.is_boosted())
                 .map_err(|e| format!("tree {i}: {e}"))
         })
+    }
+}
+
+/// Weights a two-component blend may take for its first component under
+/// [`BlendWeighting::Validation`] (tenths).
+const BLEND_WEIGHT_STEPS: u32 = 10;
+
+impl Forest {
+    /// Trees in the model, those of a blend's components included.
+    pub fn tree_count(&self) -> usize {
+        self.trees.len()
+            + self
+                .components
+                .iter()
+                .map(|c| c.model.tree_count())
+                .sum::<usize>()
+    }
+
+    /// A blend of already fitted `components` (in the order of `params.blend`): each
+    /// gets its Platt calibration on `validation` (identity without one), then the
+    /// weights are set as `params.blend.weighting` says (equal without validation).
+    pub fn blend_of(
+        params: &ForestParams,
+        components: Vec<Forest>,
+        validation: Option<(&[FeatureVector], &[bool])>,
+    ) -> Result<Forest, FitError> {
+        let spec = match (&params.learner, &params.blend) {
+            (Learner::Blend, Some(spec)) => spec,
+            _ => {
+                return Err(FitError::Params(
+                    "blend_of needs blend parameters (learner `blend` with `blend`)".into(),
+                ))
+            }
+        };
+        if components.len() < 2 || components.len() != spec.components.len() {
+            return Err(FitError::Params(format!(
+                "a blend needs at least two components, one per entry of `blend.components` ({} given for {})",
+                components.len(),
+                spec.components.len()
+            )));
+        }
+        if let Some(i) = (0..components.len()).find(|&i| {
+            components[i].params != spec.components[i]
+                || components[i].params.learner == Learner::Blend
+        }) {
+            return Err(FitError::Params(format!(
+                "blend component {i} is not the model `blend.components[{i}]` describes (or is a blend)"
+            )));
+        }
+        let k = components.len();
+        let raws: Option<Vec<Vec<f64>>> =
+            validation.map(|(xv, _)| components.iter().map(|c| c.predict_many(xv)).collect());
+        let mut blend = Forest {
+            params: params.clone(),
+            trees: Vec::new(),
+            components: components
+                .into_iter()
+                .enumerate()
+                .map(|(i, model)| BlendComponent {
+                    calibration: match (&raws, validation) {
+                        (Some(raws), Some((_, yv))) => Calibration::fit(yv, &raws[i]),
+                        _ => Calibration::IDENTITY,
+                    },
+                    model,
+                    weight: 1.0 / k as f64,
+                })
+                .collect(),
+            compiled: CompiledCache::default(),
+        };
+        if let (BlendWeighting::Validation, 2, Some(raws), Some((_, yv))) =
+            (spec.weighting, k, &raws, validation)
+        {
+            let mut best: Option<(f64, u32)> = None;
+            for step in 0..=BLEND_WEIGHT_STEPS {
+                let w = f64::from(step) / f64::from(BLEND_WEIGHT_STEPS);
+                blend.components[0].weight = w;
+                blend.components[1].weight = 1.0 - w;
+                let scores: Vec<f64> = (0..yv.len())
+                    .map(|i| blend.blend_output(raws.iter().map(|r| r[i])))
+                    .collect();
+                let ap = crate::metrics::average_precision(yv, &scores);
+                let off_centre = |s: u32| s.abs_diff(BLEND_WEIGHT_STEPS / 2);
+                if best.is_none_or(|(b, s)| ap > b || (ap == b && off_centre(step) < off_centre(s)))
+                {
+                    best = Some((ap, step));
+                }
+            }
+            let (_, step) = best.expect("eleven weights tried");
+            let w = f64::from(step) / f64::from(BLEND_WEIGHT_STEPS);
+            blend.components[0].weight = w;
+            blend.components[1].weight = 1.0 - w;
+        }
+        Ok(blend)
+    }
+
+    fn blend_space(&self) -> BlendSpace {
+        self.params
+            .blend
+            .as_ref()
+            .map_or(BlendSpace::LogOdds, |b| b.space)
+    }
+
+    /// A blend's output from its components' raw scores (in component order).
+    fn blend_output(&self, raws: impl Iterator<Item = f64>) -> f64 {
+        let space = self.blend_space();
+        let mut sum = 0.0;
+        for (c, raw) in self.components.iter().zip(raws) {
+            sum += c.weight
+                * match space {
+                    BlendSpace::LogOdds => c.calibration.log_odds(raw),
+                    BlendSpace::Probability => c.calibration.apply(raw),
+                };
+        }
+        match space {
+            BlendSpace::LogOdds => sigmoid(sum),
+            BlendSpace::Probability => sum.clamp(0.0, 1.0),
+        }
+    }
+
+    /// A blend's attribution, in its averaging space: each component's path attribution
+    /// is carried into that space through the component's calibration by the secant
+    /// from its base to its output (the same factor for every feature, so each
+    /// component's ranking of features is kept and its contributions still add up to
+    /// its share of the blend), then weighted and summed.
+    fn explain_blend(&self, x: &FeatureVector) -> Attribution {
+        let space = self.blend_space();
+        let mut contributions = [0.0; N_FEATURES];
+        let mut base = 0.0;
+        for c in &self.components {
+            let a = c.model.explain(x);
+            let into_blend = |v: f64| {
+                let raw = match a.space {
+                    AttributionSpace::Probability => v.clamp(0.0, 1.0),
+                    AttributionSpace::LogOdds => sigmoid(v),
+                };
+                match space {
+                    BlendSpace::LogOdds => c.calibration.log_odds(raw),
+                    BlendSpace::Probability => c.calibration.apply(raw),
+                }
+            };
+            let (from, to) = (into_blend(a.base), into_blend(a.output));
+            let moved = a.output - a.base;
+            let scale = if moved.abs() > 1e-12 {
+                (to - from) / moved
+            } else {
+                // No net move: the local slope (contributions cancel out anyway).
+                let h = 1e-6;
+                (into_blend(a.base + h) - into_blend(a.base - h)) / (2.0 * h)
+            };
+            base += c.weight * from;
+            for (out, v) in contributions.iter_mut().zip(a.contributions) {
+                *out += c.weight * scale * v;
+            }
+        }
+        Attribution {
+            base,
+            contributions,
+            output: base + contributions.iter().sum::<f64>(),
+            space: match space {
+                BlendSpace::LogOdds => AttributionSpace::LogOdds,
+                BlendSpace::Probability => AttributionSpace::Probability,
+            },
+        }
+    }
+
+    fn validate_blend(&self) -> Result<(), String> {
+        let spec = self
+            .params
+            .blend
+            .as_ref()
+            .ok_or("a blend without its `blend` parameters")?;
+        if !self.trees.is_empty() {
+            return Err("a blend has trees of its own; only its components may".into());
+        }
+        if self.components.len() < 2 || self.components.len() != spec.components.len() {
+            return Err(format!(
+                "a blend needs at least two components, one per `blend.components` entry; it has {} for {}",
+                self.components.len(),
+                spec.components.len()
+            ));
+        }
+        let mut total = 0.0;
+        for (i, c) in self.components.iter().enumerate() {
+            if c.model.params.learner == Learner::Blend || !c.model.components.is_empty() {
+                return Err(format!("blend component {i} is itself a blend"));
+            }
+            if c.model.params != spec.components[i] {
+                return Err(format!(
+                    "blend component {i} does not match `blend.components[{i}]`"
+                ));
+            }
+            if !(c.weight.is_finite() && c.weight >= 0.0) {
+                return Err(format!(
+                    "blend component {i} has weight {}; weights are non-negative",
+                    c.weight
+                ));
+            }
+            total += c.weight;
+            c.calibration
+                .validate()
+                .map_err(|e| format!("blend component {i}: {e}"))?;
+            c.model
+                .validate()
+                .map_err(|e| format!("blend component {i}: {e}"))?;
+        }
+        if (total - 1.0).abs() > 1e-9 {
+            return Err(format!("blend weights add up to {total}, not 1"));
+        }
+        Ok(())
     }
 }
 
@@ -768,12 +1105,34 @@ mod tests {
         }
     }
 
+    fn blend(space: BlendSpace, weighting: BlendWeighting) -> ForestParams {
+        ForestParams::blend(vec![small(), gbm()], space, weighting, 7)
+    }
+
+    /// Every learner, blends in both spaces and weightings included.
+    fn every_kind() -> Vec<ForestParams> {
+        vec![
+            small(),
+            linfa(),
+            gbm(),
+            blend(BlendSpace::LogOdds, BlendWeighting::Equal),
+            blend(BlendSpace::Probability, BlendWeighting::Validation),
+        ]
+    }
+
+    /// Fits with a validation slice (boosting stops early on it, blends calibrate and
+    /// weigh on it).
+    fn fit_validated(x: &[FeatureVector], y: &[bool], params: &ForestParams) -> Forest {
+        let (vx, vy) = toy(1500, 99);
+        Forest::fit_validated(x, y, Some((&vx, &vy)), params, &|| {}).unwrap()
+    }
+
     #[test]
     fn both_learners_rank_frauds_above_legitimate_rows() {
         let (x, y) = toy(4000, 1);
         let (tx, ty) = toy(2000, 2);
-        for params in [small(), linfa(), gbm()] {
-            let forest = Forest::fit(&x, &y, &params, &|| {}).unwrap();
+        for params in every_kind() {
+            let forest = fit_validated(&x, &y, &params);
             let scores = forest.predict_many(&tx);
             let auc = crate::metrics::roc_auc(&ty, &scores);
             assert!(auc > 0.8, "{}: ROC-AUC {auc}", params.learner);
@@ -789,8 +1148,8 @@ mod tests {
         tx[3][0] = f64::NAN;
         tx[4][3] = f64::INFINITY;
         tx[5][3] = f64::NEG_INFINITY;
-        for params in [small(), linfa(), gbm()] {
-            let forest = Forest::fit(&x, &y, &params, &|| {}).unwrap();
+        for params in every_kind() {
+            let forest = fit_validated(&x, &y, &params);
             // 1 row takes the direct walk; 4, 17 and 37 rows leave partial blocks.
             for rows in [&tx[..], &tx[..37], &tx[..17], &tx[..4], &tx[..1]] {
                 let one_by_one: Vec<u64> =
@@ -856,9 +1215,9 @@ mod tests {
     #[test]
     fn same_seed_gives_the_same_forest() {
         let (x, y) = toy(1000, 3);
-        for params in [small(), linfa(), gbm()] {
-            let a = Forest::fit(&x, &y, &params, &|| {}).unwrap();
-            let b = Forest::fit(&x, &y, &params, &|| {}).unwrap();
+        for params in every_kind() {
+            let a = fit_validated(&x, &y, &params);
+            let b = fit_validated(&x, &y, &params);
             assert_eq!(a, b);
             assert!(a.validate().is_ok());
         }
@@ -888,12 +1247,17 @@ mod tests {
     #[test]
     fn attributions_add_up_to_the_score_minus_the_base() {
         let (x, y) = toy(2000, 13);
-        for params in [small(), linfa(), gbm()] {
-            let model = Forest::fit(&x, &y, &params, &|| {}).unwrap();
+        for params in every_kind() {
+            let model = fit_validated(&x, &y, &params);
             for row in x.iter().take(50) {
                 let a = model.explain(row);
                 let score = model.predict(row);
-                let output = if params.learner.is_boosted() {
+                let log_odds = params.learner.is_boosted()
+                    || params
+                        .blend
+                        .as_ref()
+                        .is_some_and(|b| b.space == BlendSpace::LogOdds);
+                let output = if log_odds {
                     assert_eq!(a.space, AttributionSpace::LogOdds);
                     crate::gbm::sigmoid(a.output)
                 } else {
@@ -956,5 +1320,149 @@ mod tests {
         tree.left[b] = tree.right[a];
         let err = forest.validate().unwrap_err();
         assert!(err.contains("two parents"), "{err}");
+    }
+
+    #[test]
+    fn blend_probabilities_lie_in_0_1_and_its_weights_add_up_to_1() {
+        let (x, y) = toy(3000, 21);
+        let (mut tx, _) = toy(500, 22);
+        tx[0] = [1e9; N_FEATURES];
+        tx[1] = [-1e9; N_FEATURES];
+        tx[2][0] = f64::NAN;
+        for space in [BlendSpace::LogOdds, BlendSpace::Probability] {
+            for weighting in [BlendWeighting::Equal, BlendWeighting::Validation] {
+                let model = fit_validated(&x, &y, &blend(space, weighting));
+                assert_eq!(model.components.len(), 2);
+                assert!(model.trees.is_empty());
+                let total: f64 = model.components.iter().map(|c| c.weight).sum();
+                assert!((total - 1.0).abs() < 1e-12, "{total}");
+                assert!(model
+                    .components
+                    .iter()
+                    .all(|c| c.calibration.validate().is_ok()));
+                for s in model.predict_many(&tx) {
+                    assert!((0.0..=1.0).contains(&s), "{space:?} {weighting:?}: {s}");
+                }
+                assert_eq!(
+                    model.tree_count(),
+                    model
+                        .components
+                        .iter()
+                        .map(|c| c.model.trees.len())
+                        .sum::<usize>()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn blend_weight_chosen_on_validation_ranks_validation_at_least_as_well_as_equal_weights() {
+        let (x, y) = toy(3000, 23);
+        let (vx, vy) = toy(1500, 99);
+        let equal = fit_validated(&x, &y, &blend(BlendSpace::LogOdds, BlendWeighting::Equal));
+        let chosen = fit_validated(
+            &x,
+            &y,
+            &blend(BlendSpace::LogOdds, BlendWeighting::Validation),
+        );
+        let ap = |m: &Forest| crate::metrics::average_precision(&vy, &m.predict_many(&vx));
+        assert!(
+            ap(&chosen) >= ap(&equal),
+            "{} < {}",
+            ap(&chosen),
+            ap(&equal)
+        );
+        let w = chosen.components[0].weight;
+        assert!((w * 10.0 - (w * 10.0).round()).abs() < 1e-9, "{w}");
+        // The components are the models their parameters describe, fitted alone.
+        let forest = fit_validated(&x, &y, &small());
+        assert_eq!(chosen.components[0].model, forest);
+    }
+
+    #[test]
+    fn blend_of_refuses_components_that_do_not_match_its_parameters() {
+        let (x, y) = toy(1000, 24);
+        let forest = fit_validated(&x, &y, &small());
+        let boosting = fit_validated(&x, &y, &gbm());
+        let params = blend(BlendSpace::LogOdds, BlendWeighting::Equal);
+        // Swapped order, one component only, a non-blend learner.
+        for parts in [vec![boosting.clone(), forest.clone()], vec![forest.clone()]] {
+            assert!(Forest::blend_of(&params, parts, None).is_err());
+        }
+        assert!(Forest::blend_of(&small(), vec![forest.clone(), boosting.clone()], None).is_err());
+        // A blend inside a blend.
+        let inner =
+            Forest::blend_of(&params, vec![forest.clone(), boosting.clone()], None).unwrap();
+        let nested = ForestParams::blend(
+            vec![params.clone(), small()],
+            BlendSpace::LogOdds,
+            BlendWeighting::Equal,
+            7,
+        );
+        assert!(Forest::blend_of(&nested, vec![inner, forest.clone()], None).is_err());
+        assert!(Forest::fit(&x, &y, &nested, &|| {}).is_err());
+    }
+
+    #[test]
+    fn validate_refuses_malformed_blends() {
+        let (x, y) = toy(1000, 25);
+        let good = fit_validated(&x, &y, &blend(BlendSpace::LogOdds, BlendWeighting::Equal));
+        assert!(good.validate().is_ok());
+        type BreakIt = Box<dyn Fn(&mut Forest)>;
+        let cases: Vec<(&str, BreakIt)> = vec![
+            ("add up to", Box::new(|m| m.components[0].weight = 0.9)),
+            (
+                "non-negative",
+                Box::new(|m| {
+                    m.components[0].weight = -0.5;
+                    m.components[1].weight = 1.5;
+                }),
+            ),
+            (
+                "non-negative",
+                Box::new(|m| m.components[1].weight = f64::NAN),
+            ),
+            (
+                "at least two",
+                Box::new(|m| {
+                    m.components.pop();
+                    m.components[0].weight = 1.0;
+                }),
+            ),
+            (
+                "trees of its own",
+                Box::new(|m| {
+                    let t = m.components[0].model.trees[0].clone();
+                    m.trees.push(t);
+                }),
+            ),
+            (
+                "does not match",
+                Box::new(|m| m.components[0].model.params.n_trees += 1),
+            ),
+            (
+                "calibration",
+                Box::new(|m| m.components[1].calibration.a = -1.0),
+            ),
+            ("without its", Box::new(|m| m.params.blend = None)),
+            (
+                "component 0",
+                Box::new(|m| {
+                    let tree = &mut m.components[0].model.trees[0];
+                    tree.left[0] = 0;
+                    tree.feature[0] = 0;
+                }),
+            ),
+        ];
+        for (expected, break_it) in cases {
+            let mut bad = good.clone();
+            break_it(&mut bad);
+            let err = bad.validate().unwrap_err();
+            assert!(err.contains(expected), "expected `{expected}` in: {err}");
+        }
+        // Components on a model that is not a blend.
+        let mut forest = good.components[0].model.clone();
+        forest.components = good.components.clone();
+        assert!(forest.validate().unwrap_err().contains("only a blend"));
     }
 }

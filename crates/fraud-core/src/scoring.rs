@@ -200,7 +200,7 @@ mod tests {
     use super::*;
     use crate::artifact::REASONS_PER_ALERT;
     use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES};
-    use crate::model::{ForestParams, GbmParams};
+    use crate::model::{BlendSpace, BlendWeighting, ForestParams, GbmParams};
     use crate::train::{train_and_evaluate, DataSource, Prepared, TimeSplit};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -263,7 +263,12 @@ mod tests {
             },
             ..ForestParams::gbm(3)
         };
-        for (params, unit) in [(forest, "probability"), (gbm, "log_odds")] {
+        let blend = crate::train::default_blend(forest.clone(), gbm.clone(), 3);
+        for (params, unit) in [
+            (forest, "probability"),
+            (gbm, "log_odds"),
+            (blend, "log_odds"),
+        ] {
             let a = artifact(params.clone());
             let row = risky_row();
             let assessed = a.assess(&row);
@@ -351,5 +356,159 @@ mod tests {
         let err = ModelArtifact::from_bytes(text.as_bytes()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("neural_net") && msg.contains("`gbm`"), "{msg}");
+    }
+
+    fn small_blend(space: BlendSpace) -> ForestParams {
+        let forest = ForestParams {
+            n_trees: 30,
+            ..ForestParams::default()
+        };
+        let gbm = ForestParams {
+            gbm: GbmParams {
+                max_rounds: 60,
+                learning_rate: 0.2,
+                ..GbmParams::default()
+            },
+            ..ForestParams::gbm(3)
+        };
+        ForestParams::blend(vec![forest, gbm], space, BlendWeighting::Equal, 3)
+    }
+
+    #[test]
+    fn blend_artifact_batches_score_and_assess_as_row_by_row_bit_for_bit() {
+        let held = data(4);
+        for space in [BlendSpace::LogOdds, BlendSpace::Probability] {
+            let a = artifact(small_blend(space));
+            assert_eq!(a.model.params.learner, crate::model::Learner::Blend);
+            for rows in [
+                &held.features[..],
+                &held.features[..37],
+                &held.features[..3],
+            ] {
+                let batch: Vec<u64> = a.score_batch(rows).iter().map(|p| p.to_bits()).collect();
+                let one: Vec<u64> = rows.iter().map(|r| a.score(r).to_bits()).collect();
+                assert_eq!(batch, one, "{space:?}");
+                let assessed: Vec<_> = rows.iter().map(|r| a.assess(r)).collect();
+                assert_eq!(a.assess_batch(rows), assessed, "{space:?}");
+            }
+            let many: Vec<u64> = a
+                .score_many(&held.features)
+                .iter()
+                .map(|p| p.to_bits())
+                .collect();
+            let one: Vec<u64> = held.features.iter().map(|r| a.score(r).to_bits()).collect();
+            assert_eq!(many, one);
+            assert!(held
+                .features
+                .iter()
+                .map(|r| a.score(r))
+                .all(|p| (0.0..=1.0).contains(&p)));
+        }
+    }
+
+    #[test]
+    fn blend_artifact_round_trips_as_schema_3_and_single_models_stay_schema_2() {
+        let blend = artifact(small_blend(BlendSpace::LogOdds));
+        assert_eq!(blend.schema_version, crate::artifact::SCHEMA_VERSION);
+        let loaded = ModelArtifact::from_bytes(&blend.to_bytes()).unwrap();
+        assert_eq!(loaded, blend);
+        let row = risky_row();
+        assert_eq!(loaded.assess(&row), blend.assess(&row));
+
+        let single = artifact(ForestParams {
+            n_trees: 5,
+            ..ForestParams::default()
+        });
+        assert_eq!(
+            single.schema_version,
+            crate::artifact::SCHEMA_VERSION_SINGLE
+        );
+        // What a writer from before blends and time folds produced still loads.
+        let mut old: serde_json::Value = serde_json::from_slice(&single.to_bytes()).unwrap();
+        assert!(old["model"].get("components").is_none());
+        assert!(old["model"]["params"].get("blend").is_none());
+        old["training"]["split"]
+            .as_object_mut()
+            .unwrap()
+            .remove("folds");
+        let loaded = ModelArtifact::from_bytes(old.to_string().as_bytes()).unwrap();
+        assert_eq!(loaded.training.split.folds, 1);
+        assert_eq!(loaded.model, single.model);
+    }
+
+    #[test]
+    fn malformed_blend_artifacts_are_refused() {
+        let a = artifact(small_blend(BlendSpace::LogOdds));
+        let good: serde_json::Value = serde_json::from_slice(&a.to_bytes()).unwrap();
+        let refused = |edit: &dyn Fn(&mut serde_json::Value), expected: &str| {
+            let mut v = good.clone();
+            edit(&mut v);
+            let err = ModelArtifact::from_bytes(v.to_string().as_bytes()).unwrap_err();
+            assert!(
+                err.to_string().contains(expected),
+                "expected `{expected}`: {err}"
+            );
+        };
+        refused(&|v| v["schema_version"] = 2.into(), "cannot hold a `blend`");
+        refused(&|v| v["schema_version"] = 4.into(), "schema version 4");
+        refused(
+            &|v| v["model"]["components"][0]["weight"] = 0.7.into(),
+            "add up to",
+        );
+        refused(
+            &|v| v["model"]["components"].as_array_mut().unwrap().truncate(1),
+            "at least two",
+        );
+        refused(
+            &|v| v["model"]["components"][1]["calibration"]["a"] = (-2.0).into(),
+            "calibration",
+        );
+        refused(
+            &|v| v["model"]["components"][0]["model"]["params"]["learner"] = "blend".into(),
+            "itself a blend",
+        );
+        refused(
+            &|v| {
+                v["model"]["components"][0]["model"]["trees"] = serde_json::json!([]);
+            },
+            "no trees",
+        );
+        refused(
+            &|v| {
+                v["model"]["params"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("blend");
+            },
+            "without its",
+        );
+    }
+
+    #[test]
+    fn blend_reasons_combine_both_components_and_add_up_to_the_blend_log_odds() {
+        let a = artifact(small_blend(BlendSpace::LogOdds));
+        let row = risky_row();
+        let e = a.model.explain(&row);
+        let blended = e.base + e.contributions.iter().sum::<f64>();
+        let raw = a.model.predict(&row);
+        assert!((1.0 / (1.0 + (-blended).exp()) - raw).abs() < 1e-9);
+        // Each component's share: its weight times its calibrated log-odds move.
+        let mut expected = [0.0; N_FEATURES];
+        for c in &a.model.components {
+            let ce = c.model.explain(&row);
+            let to_raw = |v: f64| match ce.space {
+                crate::model::AttributionSpace::Probability => v,
+                crate::model::AttributionSpace::LogOdds => 1.0 / (1.0 + (-v).exp()),
+            };
+            let scale = (c.calibration.log_odds(to_raw(ce.output))
+                - c.calibration.log_odds(to_raw(ce.base)))
+                / (ce.output - ce.base);
+            for (x, v) in expected.iter_mut().zip(ce.contributions) {
+                *x += c.weight * scale * v;
+            }
+        }
+        for (got, want) in e.contributions.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
     }
 }

@@ -409,6 +409,7 @@ mod tests {
             Forest {
                 params: params.clone(),
                 trees: Vec::new(),
+                components: Vec::new(),
                 compiled: Default::default(),
             },
             0.5,

@@ -139,9 +139,18 @@ pub fn report_input(
         params.push((
             format!("candidate {}", c.params.learner),
             format!(
-                "validation PR-AUC {:.4}, {} trees in {:.2} s{}",
+                "validation PR-AUC {:.4}{}, {} trees in {:.2} s{}",
                 c.validation_pr_auc,
-                c.params.n_trees,
+                match c.selection_pr_auc {
+                    Some(mean) if !c.fold_pr_auc.is_empty() =>
+                        format!(", mean over {} time folds {mean:.4}", c.fold_pr_auc.len()),
+                    _ => String::new(),
+                },
+                if c.trees > 0 {
+                    c.trees
+                } else {
+                    c.params.n_trees
+                },
                 c.train_seconds,
                 if c.params == artifact.model.params {
                     " (chosen)"

@@ -15,7 +15,9 @@ use fraud_core::features::FEATURE_NAMES;
 use fraud_core::metrics::SliceReport;
 use fraud_core::model::{ForestParams, GbmParams, Learner};
 use fraud_core::scoring::Scorer;
-use fraud_core::train::{prepare, train_and_evaluate_with_costs, DataSource, TimeSplit};
+use fraud_core::train::{
+    default_blend, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit,
+};
 use fraud_core::{Rejection, Transaction};
 use fraud_generator::{Generator, GeneratorConfig};
 
@@ -89,9 +91,17 @@ pub struct TrainArgs {
     #[arg(long)]
     out: PathBuf,
     /// Learner: `cart` (our forest), `linfa-trees` (forest), `gbm` (our gradient
-    /// boosting), or `auto` to fit all three and keep the best on the validation slice.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "cart", "linfa-trees", "gbm"])]
+    /// boosting), `blend` (the cart forest and the boosting, each calibrated, averaged
+    /// in log-odds), or `auto` to fit all four and keep the best on validation (or on
+    /// the time folds, with `--folds`).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "cart", "linfa-trees", "gbm", "blend"])]
     learner: String,
+    /// Time folds the learner is chosen on with `auto` (mean PR-AUC): expanding windows
+    /// of validation size ending at the validation slice, each fitted on the rows before
+    /// the window preceding it (boosting stops early, blends calibrate on that window);
+    /// 1 = the validation slice alone (default).
+    #[arg(long, default_value_t = TimeSplit::default().folds)]
+    folds: usize,
     /// Boosting: most rounds (early stopping on validation PR-AUC usually ends sooner).
     #[arg(long, default_value_t = GbmParams::default().max_rounds)]
     gbm_rounds: usize,
@@ -167,6 +177,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         feature_fraction: args.feature_fraction,
         seed: args.seed,
         gbm: GbmParams::default(),
+        blend: None,
     };
     let gbm = ForestParams {
         gbm: GbmParams {
@@ -183,15 +194,18 @@ pub fn train(args: TrainArgs) -> Result<()> {
         max_depth: args.max_depth.min(12),
         ..params.clone()
     };
+    let blend = default_blend(params.clone(), gbm.clone(), args.seed);
     let candidates = match args.learner.as_str() {
         "cart" => vec![params.clone()],
         "linfa-trees" => vec![linfa],
         "gbm" => vec![gbm],
-        _ => vec![params.clone(), linfa, gbm],
+        "blend" => vec![blend],
+        _ => vec![params.clone(), linfa, gbm, blend],
     };
     let split = TimeSplit {
         train: args.train_fraction,
         validation: args.validation_fraction,
+        folds: args.folds,
     };
     let bar = progress::bar(None, "features");
     let amounts = fraud_report::from_core::amounts_by_trans_num(&txs);
@@ -237,8 +251,19 @@ pub fn train(args: TrainArgs) -> Result<()> {
         } else {
             ""
         };
+        let folds = if c.fold_pr_auc.len() > 1 {
+            let each: Vec<String> = c.fold_pr_auc.iter().map(|v| format!("{v:.4}")).collect();
+            format!(
+                ", mean over {} time folds {:.4} ({})",
+                c.fold_pr_auc.len(),
+                c.selection_pr_auc.unwrap_or(c.validation_pr_auc),
+                each.join(" ")
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "  {:<11} {} trees fitted in {:>6.2} s, validation PR-AUC {:.4}{chosen}",
+            "  {:<11} {} trees fitted in {:>6.2} s, validation PR-AUC {:.4}{folds}{chosen}",
             c.params.learner.to_string(),
             c.trees,
             c.train_seconds,
@@ -421,6 +446,7 @@ pub fn features(args: FeaturesArgs) -> Result<()> {
     let split = TimeSplit {
         train: args.train_fraction,
         validation: args.validation_fraction,
+        ..TimeSplit::default()
     };
     let [train, validation, _] = split.ranges(prepared.labels.len());
     create_parent(&args.out)?;

@@ -87,8 +87,8 @@ pub struct TrainRequest {
     /// Seed (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
-    /// Fit only this learner (`cart`, `linfa_trees` or `gbm`); by default all three are
-    /// fitted and the best on the validation slice is kept.
+    /// Fit only this learner (`cart`, `linfa_trees`, `gbm` or `blend`); by default all
+    /// four are fitted and the best on the time folds (mean validation PR-AUC) is kept.
     #[serde(default)]
     pub learner: Option<Learner>,
 }
