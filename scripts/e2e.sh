@@ -50,9 +50,19 @@ wait_port() { # port name
   echo "$2 did not open port $1; see $OUT/$2.log" >&2; exit 1
 }
 
-# One consumer group, like one event source mapping: it resumes where the last run
-# stopped, so each run scores only what it published. A per-run webhook secret.
-GROUP="fraud-score-bridge"
+# A topic and consumer group of this run's own (like a fresh event source mapping):
+# other writers of the stack's shared `payments` topic (the LocalStack Lambda test's
+# scheduled ingest, a user's own runs) never leak into this run's ledger or latency.
+# A per-run webhook secret.
+TOPIC="payments.e2e-$RUN_ID"
+GROUP="fraud-score-e2e-$RUN_ID"
+"${FRAUD_STACK_DIR:-$HOME/.cache/fraud-stack}/venv/stack/bin/python" - "$KAFKA_BROKERS" "$TOPIC" <<'PY'
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+for f in admin.create_topics([NewTopic(sys.argv[2], num_partitions=3, replication_factor=1)]).values():
+    f.result(30)
+PY
 export WEBHOOK_SECRET="local-$RUN_ID"
 cat > "$OUT/functions.env" <<ENV
 AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
@@ -62,6 +72,7 @@ AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 AWS_REGION=$AWS_REGION
 AWS_EC2_METADATA_DISABLED=true
 KAFKA_BROKERS=$KAFKA_BROKERS
+KAFKA_TOPIC_PAYMENTS=$TOPIC
 DATABASE_URL=$DATABASE_URL
 FRAUD_MODELS_BUCKET=$FRAUD_MODELS_BUCKET
 FRAUD_RESULTS_BUCKET=$FRAUD_RESULTS_BUCKET
@@ -115,7 +126,7 @@ PY
 step "6. Live: payments API → ingest → Kafka → score → S3 + payments.scored + SQS → notify → webhook"
 # The event source mappings run while ingest polls, as they would in AWS.
 "$BIN/fraud-bridge" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
-  --group "$GROUP" --batch-size 100 --max-wait-ms 100 --idle-exit-secs 15 > "$OUT/bridge-kafka.out" 2> "$OUT/bridge-kafka.log" &
+  --topic "$TOPIC" --group "$GROUP" --batch-size 100 --max-wait-ms 100 --idle-exit-secs 15 > "$OUT/bridge-kafka.out" 2> "$OUT/bridge-kafka.log" &
 kafka_bridge=$!
 "$BIN/fraud-bridge" sqs --function fraud-notify --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
   --queue-url "$FRAUD_ALERTS_QUEUE_URL" --visibility-timeout 5 --idle-exit-secs 15 > "$OUT/bridge-sqs.out" 2> "$OUT/bridge-sqs.log" &
