@@ -58,19 +58,9 @@ PY_SCORED_TOPIC="bench.scored.python"
 say() { printf '\n== %s (%ds)\n' "$*" $(($(date +%s) - RUN_STARTED)); }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-wait_port() { # port name
-  for _ in $(seq 1 900); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.2
-  done
-  echo "$2 did not open port $1; see $WORK/logs/$2.log" >&2; exit 1
-}
+# shellcheck source=../scripts/lib/procs.sh
+. scripts/lib/procs.sh
+trap stop_started EXIT
 wait_line() { # file pattern seconds
   for _ in $(seq 1 $(($3 * 5))); do
     grep -q "$2" "$1" 2>/dev/null && return 0
@@ -147,7 +137,7 @@ pids+=($!)
   exec cargo lambda watch --release --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
     --ignore-changes --env-file "$WORK/functions.env" ) > "$WORK/logs/watch.log" 2>&1 &
 pids+=($!)
-wait_port "$SINK_PORT" sink; wait_port "$INVOKE_PORT" watch
+wait_port "$SINK_PORT" sink 180 "$WORK/logs/sink.log"; wait_port "$INVOKE_PORT" watch 180 "$WORK/logs/watch.log"
 # The first invocation of each function starts it (and builds it if cargo lambda watch's
 # build differs from ours): done here, outside any measurement.
 for fn_event in 'fraud-score {"eventSource":"SelfManagedKafka","bootstrapServers":"local","records":{}}' \

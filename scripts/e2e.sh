@@ -36,19 +36,9 @@ step "2. Build (functions, simulator, bridge, CLI)"
 bash scripts/check-toolchain.sh
 cargo build --locked --bins 2>&1 | tail -n 2
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-wait_port() { # port name
-  for _ in $(seq 1 600); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.2
-  done
-  echo "$2 did not open port $1; see $OUT/$2.log" >&2; exit 1
-}
+# shellcheck source=lib/procs.sh
+. scripts/lib/procs.sh
+trap stop_started EXIT
 
 # A topic and consumer group of this run's own (like a fresh event source mapping):
 # other writers of the stack's shared `payments` topic (the LocalStack Lambda test's
@@ -103,7 +93,8 @@ pids+=($!)
 ( set -a; . "$OUT/functions.env"; set +a
   exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &
 pids+=($!)
-wait_port "$SINK_PORT" sink; wait_port "$SIM_PORT" sim; wait_port "$INVOKE_PORT" watch
+wait_port "$SINK_PORT" sink 120 "$OUT/sink.log"; wait_port "$SIM_PORT" sim 120 "$OUT/sim.log"
+wait_port "$INVOKE_PORT" watch 120 "$OUT/watch.log"
 invoke() { # function payload-json outfile
   local code
   code=$(curl -sS -o "$3" -w '%{http_code}' -X POST "http://127.0.0.1:$INVOKE_PORT/2015-03-31/functions/$1/invocations" \

@@ -54,25 +54,17 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 RUN_ID="$(date +%s)-$$"
 
 # Whatever happens: our processes stopped, Kafka and Postgres running again.
-pids=()
+# shellcheck source=lib/procs.sh
+. scripts/lib/procs.sh
 restore() {
   local rc=$?
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_started
   bash localstack/stack.sh start tansu >/dev/null 2>&1 || echo "faults: could not restart Kafka (tansu)!" >&2
   bash localstack/stack.sh start postgres >/dev/null 2>&1 || echo "faults: could not restart Postgres!" >&2
   exit "$rc"
 }
 trap restore EXIT
 trap 'exit 130' INT TERM
-
-wait_port() { # port name
-  for _ in $(seq 1 600); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.2
-  done
-  echo "$2 did not open port $1" >&2; return 1
-}
 
 invoke() { # function payload-json outfile → 0 if the function succeeded
   local code

@@ -83,19 +83,9 @@ else
   zip_binaries
 fi
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-wait_port() { # port name
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.2
-  done
-  log "$2 did not open port $1; see $OUT/$2.log"; exit 1
-}
+# shellcheck source=lib/procs.sh
+. scripts/lib/procs.sh
+trap stop_started EXIT
 
 WEBHOOK_SECRET="lambda-test-$$"
 "$BIN/fraud-bridge" webhook-sink --addr "127.0.0.1:$SINK_PORT" --secret "$WEBHOOK_SECRET" --out "$OUT/alerts.jsonl" >"$OUT/sink.log" 2>&1 &
@@ -103,8 +93,8 @@ pids+=($!)
 "$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size 50 --customers 200 --start 2019-05-01 --seed 11 >"$OUT/sim.log" 2>&1 &
 pids+=($!)
 "$BIN/fraudctl" generate --customers 300 --days 60 --seed 7 --out "$OUT/train.csv" >"$OUT/generate.log" 2>&1
-wait_port "$SINK_PORT" sink
-wait_port "$SIM_PORT" sim
+wait_port "$SINK_PORT" sink 60 "$OUT/sink.log"
+wait_port "$SIM_PORT" sim 60 "$OUT/sim.log"
 
 rc=0
 ZIP_DIR="$OUT/zips" SIM_URL="http://127.0.0.1:$SIM_PORT" WEBHOOK_URL="http://127.0.0.1:$SINK_PORT/alerts" \
