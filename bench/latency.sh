@@ -22,7 +22,7 @@
 #   FETCH_WAIT_MS (consumers' fetch.wait.max.ms on both sides, 10; empty for librdkafka's 500),
 #   DRAIN_SECS (how long after publishing a side may take to catch up, 30),
 #   BRIDGE_CONCURRENCY (the Kafka bridge's --concurrency: 0 = one invocation per partition,
-#   1 = one invocation per batch; 0), WATCH_CONCURRENCY (cargo lambda watch's --concurrency,
+#   1 = one invocation per batch; 1), WATCH_CONCURRENCY (cargo lambda watch's --concurrency,
 #   function instances at once; 3 = the bench topics' partitions), SINK_PORT,
 #   INVOKE_PORT, BENCHMARKS_FILE; the stack's own FRAUD_STACK_* variables choose which stack.
 set -euo pipefail
@@ -49,7 +49,7 @@ MAX_WAIT_MS="${MAX_WAIT_MS:-5}"
 # librdkafka's fetch.wait.max.ms for both sides' consumers (empty: librdkafka's 500 ms).
 FETCH_WAIT_MS="${FETCH_WAIT_MS-10}"
 DRAIN_SECS="${DRAIN_SECS:-30}"
-BRIDGE_CONCURRENCY="${BRIDGE_CONCURRENCY:-0}"
+BRIDGE_CONCURRENCY="${BRIDGE_CONCURRENCY:-1}"
 WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-3}"
 SINK_PORT="${SINK_PORT:-18401}"
 INVOKE_PORT="${INVOKE_PORT:-19401}"

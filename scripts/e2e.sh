@@ -21,9 +21,11 @@ BATCH="${BATCH:-100}"
 SIM_PORT="${SIM_PORT:-18000}"
 SINK_PORT="${SINK_PORT:-18001}"
 INVOKE_PORT="${INVOKE_PORT:-19001}"
-# Function instances cargo lambda watch may run at once: the Kafka bridge invokes each of
-# the payments topic's 3 partitions concurrently; 1 would serialize them.
-WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-3}"
+# Function instances cargo lambda watch may run at once (its --concurrency): 3 to let a
+# Kafka bridge run with --concurrency 0 (the payments topic's 3 partitions at once). 1 by
+# default, as the bridge invokes one batch at a time by default, and ingest's duplicate
+# skipping is per instance (see scripts/faults.sh).
+WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
 BIN="$CARGO_TARGET_DIR/debug"
 started=$SECONDS

@@ -25,7 +25,7 @@
 #
 # Usage: scripts/faults.sh [tests|pipeline|postgres|secrets ...]   (default: all, in order)
 # Env:   the stack's (FRAUD_STACK_*), SIM_PORT/SINK_PORT/INVOKE_PORT (18100/18101/19101),
-#        WATCH_CONCURRENCY (1), OUT (out/faults), POLLS (24), BATCH (40), OUTAGE_SECS (8), SKIP_BUILD=1 (binaries
+#        WATCH_CONCURRENCY (1), BRIDGE_CONCURRENCY (1), OUT (out/faults), POLLS (24), BATCH (40), OUTAGE_SECS (8), SKIP_BUILD=1 (binaries
 #        already built in $CARGO_TARGET_DIR/debug).
 # Prints "faults: N passed, M failed" and exits non-zero if any scenario failed.
 set -euo pipefail
@@ -45,6 +45,8 @@ INVOKE_PORT="${INVOKE_PORT:-19101}"
 # reach Kafka (the score ledger absorbs them, but the exact ledger counts them against
 # ingest). WATCH_CONCURRENCY=3 runs the score function on concurrent instances.
 WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-1}"
+# The Kafka bridge's --concurrency (1 = one invocation per batch, 0 = one per partition).
+BRIDGE_CONCURRENCY="${BRIDGE_CONCURRENCY:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
 BIN="$CARGO_TARGET_DIR/debug"
 SCENARIOS=("$@")
@@ -188,6 +190,7 @@ PY
 
   "$BIN/fraud-bridge" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
     --topic "$TOPIC" --group "faults-$RUN_ID" --batch-size 50 --max-wait-ms 200 --max-retries 3 --invoke-timeout-secs 20 \
+    --concurrency "$BRIDGE_CONCURRENCY" \
     --idle-exit-secs 25 > "$OUT/bridge-kafka.out" 2> "$OUT/bridge-kafka.log" &
   local kafka_bridge=$!; pids+=($kafka_bridge)
   "$BIN/fraud-bridge" sqs --function fraud-notify --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
