@@ -20,7 +20,10 @@
 #   50 is also a Python step, for a like-for-like row at a rate both sustain),
 #   PY_STEP_RATES ("25 50 100"), STEP_DURATION (10), BATCH_SIZE (500), MAX_WAIT_MS (5),
 #   FETCH_WAIT_MS (consumers' fetch.wait.max.ms on both sides, 10; empty for librdkafka's 500),
-#   DRAIN_SECS (how long after publishing a side may take to catch up, 30), SINK_PORT,
+#   DRAIN_SECS (how long after publishing a side may take to catch up, 30),
+#   BRIDGE_CONCURRENCY (the Kafka bridge's --concurrency: 0 = one invocation per partition,
+#   1 = one invocation per batch; 1), WATCH_CONCURRENCY (cargo lambda watch's --concurrency,
+#   function instances at once; 3 = the bench topics' partitions), SINK_PORT,
 #   INVOKE_PORT, BENCHMARKS_FILE; the stack's own FRAUD_STACK_* variables choose which stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +49,8 @@ MAX_WAIT_MS="${MAX_WAIT_MS:-5}"
 # librdkafka's fetch.wait.max.ms for both sides' consumers (empty: librdkafka's 500 ms).
 FETCH_WAIT_MS="${FETCH_WAIT_MS-10}"
 DRAIN_SECS="${DRAIN_SECS:-30}"
+BRIDGE_CONCURRENCY="${BRIDGE_CONCURRENCY:-1}"
+WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-3}"
 SINK_PORT="${SINK_PORT:-18401}"
 INVOKE_PORT="${INVOKE_PORT:-19401}"
 RESULTS="$WORK/results"
@@ -135,7 +140,7 @@ ENV
 pids+=($!)
 ( set -a; . "$WORK/functions.env"; set +a
   exec cargo lambda watch --release --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-    --ignore-changes --env-file "$WORK/functions.env" ) > "$WORK/logs/watch.log" 2>&1 &
+    --concurrency "$WATCH_CONCURRENCY" --ignore-changes --env-file "$WORK/functions.env" ) > "$WORK/logs/watch.log" 2>&1 &
 pids+=($!)
 wait_port "$SINK_PORT" sink 180 "$WORK/logs/sink.log"; wait_port "$INVOKE_PORT" watch 180 "$WORK/logs/watch.log"
 # The first invocation of each function starts it (and builds it if cargo lambda watch's
@@ -181,7 +186,7 @@ run_ours() {
   echo "  ours $name: $n payments at $rate msg/s (load $(loadavg))"
   "$BRIDGE" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
     --topic "$topic" --group "bench-$RUN_ID-$name" --batch-size "$BATCH_SIZE" --max-wait-ms "$MAX_WAIT_MS" \
-    ${FETCH_WAIT_MS:+--fetch-wait-max-ms "$FETCH_WAIT_MS"} > "$WORK/logs/bridge-kafka-$name.out" 2> "$WORK/logs/bridge-kafka-$name.log" &
+    --concurrency "$BRIDGE_CONCURRENCY" ${FETCH_WAIT_MS:+--fetch-wait-max-ms "$FETCH_WAIT_MS"} > "$WORK/logs/bridge-kafka-$name.out" 2> "$WORK/logs/bridge-kafka-$name.log" &
   local bridge=$!
   pids+=("$bridge")
   wait_line "$WORK/logs/bridge-kafka-$name.log" "partitions assigned" 60 || return 1

