@@ -25,12 +25,11 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
-import joblib  # noqa: E402
 import pandas as pd  # noqa: E402
 from confluent_kafka import Consumer, Producer  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from score_loop import FEATURE_NAMES, CardHistories  # noqa: E402
+from score_loop import FEATURE_NAMES, CardHistories, load_one_core_model  # noqa: E402
 
 
 def main() -> None:
@@ -50,9 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="X has feature names")
 
-    model = joblib.load(args.model)
-    model.n_jobs = 1
-    model.verbose = 0
+    model = load_one_core_model(args.model)
     histories = CardHistories()
     producer = Producer({
         "bootstrap.servers": args.brokers, "enable.idempotence": True, "acks": "all",

@@ -179,6 +179,14 @@ def read_messages(path, limit):
     return rows[:limit]
 
 
+def load_one_core_model(path):
+    """The joblib scikit-learn model, set to predict on one core without progress output."""
+    model = joblib.load(path)
+    model.n_jobs = 1
+    model.verbose = 0
+    return model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
@@ -190,9 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="X has feature names")
 
-    model = joblib.load(args.model)
-    model.n_jobs = 1
-    model.verbose = 0
+    model = load_one_core_model(args.model)
 
     # Per-message loop.
     messages = read_messages(args.scoring_csv, args.messages)
