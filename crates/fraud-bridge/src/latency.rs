@@ -54,8 +54,12 @@ pub fn percentile(sorted: &[i64], expected: usize, q: f64) -> Option<i64> {
     if expected == 0 {
         return None;
     }
-    let rank = ((q * expected as f64).ceil() as usize).clamp(1, expected);
-    sorted.get(rank - 1).copied()
+    sorted.get(nearest_rank(expected, q) - 1).copied()
+}
+
+/// The 1-based nearest rank of quantile `q` (0..=1) among `n` ≥ 1 ordered values.
+pub fn nearest_rank(n: usize, q: f64) -> usize {
+    ((q * n as f64).ceil() as usize).clamp(1, n)
 }
 
 /// Latency statistics of one path, in milliseconds.

@@ -287,7 +287,7 @@ impl BatchTimings {
         let quantiles = |values: &[f64]| {
             let mut v = values.to_vec();
             v.sort_by(f64::total_cmp);
-            let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+            let at = |q: f64| v[latency::nearest_rank(v.len(), q) - 1];
             format!(
                 "p50 {:.1} / p99 {:.1} / max {:.1} ms",
                 at(0.5),
@@ -517,14 +517,7 @@ async fn run_kafka(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
     );
     let consumer = match args.fetch_wait_max_ms {
         None => fraud_kafka::consumer(&args.brokers, &args.group)?,
-        // fraud_kafka::consumer's settings, plus the fetch wait.
-        Some(ms) => rdkafka::config::ClientConfig::new()
-            .set("bootstrap.servers", &args.brokers)
-            .set("group.id", &args.group)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "1000")
+        Some(ms) => fraud_kafka::consumer_config(&args.brokers, &args.group)
             .set("fetch.wait.max.ms", ms.to_string())
             .create()
             .context("creating the Kafka consumer")?,

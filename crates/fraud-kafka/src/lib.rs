@@ -49,18 +49,25 @@ pub fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
 
 /// A consumer in `group` that commits offsets only when told to (after processing).
 pub fn consumer(brokers: &str, group: &str) -> Result<StreamConsumer, KafkaError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "6000")
-        .set("heartbeat.interval.ms", "1000")
+    consumer_config(brokers, group)
         .create()
         .map_err(|source| KafkaError::Client {
             brokers: brokers.to_owned(),
             source,
         })
+}
+
+/// The settings of [`consumer`], for a caller that adds its own before creating it.
+pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1000");
+    config
 }
 
 /// Payments are keyed by card, so one card's payments stay in order on one partition
