@@ -13,6 +13,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use fraud_core::scoring::{Decision, Score};
+use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
 use crate::{cc_num_text, DbError};
@@ -55,7 +56,8 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
     }
 
     /// Records the rows and returns the `trans_num`s that were not in the ledger yet,
-    /// in input order, each once. One statement, whatever the batch size.
+    /// in input order, each once. One statement, whatever the batch size, sent with its
+    /// parameter types (no separate prepare round trip).
     pub async fn claim(&self, rows: &[ScoredTransaction]) -> Result<Vec<String>, DbError> {
         if rows.is_empty() {
             return Ok(Vec::new());
@@ -68,7 +70,7 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
         let versions: Vec<&str> = rows.iter().map(|r| r.model_version.as_str()).collect();
         let inserted: HashSet<String> = self
             .client
-            .query(
+            .query_typed(
                 "INSERT INTO scored_transactions
                      (trans_num, cc_num, event_time, probability, decision, model_version)
                  SELECT trans_num, cc_num::numeric, event_time, probability, decision, model_version
@@ -78,12 +80,12 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
                  ON CONFLICT (trans_num) DO NOTHING
                  RETURNING trans_num",
                 &[
-                    &trans_nums,
-                    &cc_nums,
-                    &event_times,
-                    &probabilities,
-                    &decisions,
-                    &versions,
+                    (&trans_nums, Type::TEXT_ARRAY),
+                    (&cc_nums, Type::TEXT_ARRAY),
+                    (&event_times, Type::TIMESTAMPTZ_ARRAY),
+                    (&probabilities, Type::FLOAT8_ARRAY),
+                    (&decisions, Type::TEXT_ARRAY),
+                    (&versions, Type::TEXT_ARRAY),
                 ],
             )
             .await

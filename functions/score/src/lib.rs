@@ -135,6 +135,15 @@ pub struct ScoreResponse {
     pub results_uri: Option<String>,
 }
 
+/// What the side effects of a batch produced, and how long each took (ms).
+#[derive(Debug, Default)]
+struct SideEffectTimings {
+    results_uri: Option<String>,
+    s3_ms: f64,
+    kafka_ms: f64,
+    sqs_ms: f64,
+}
+
 /// A record to retry, identified as `topic-partition@offset`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemFailure {
@@ -366,117 +375,110 @@ impl Scorer {
 
         let score_ms = ms(t);
         let t = std::time::Instant::now();
-        // 4. Claim in the ledger: only payments never scored before go on.
+        // 4.–6. Ledger claim, side effects, card histories, commit. The claim goes out
+        //    first and the histories save right behind it on the same connection
+        //    (pipelined: the save runs on the server while the side effects run here);
+        //    the side effects start as soon as the claim answers and run at once; the
+        //    commit comes last. If anything fails the transaction rolls back (claims
+        //    included) and the event source redelivers the batch.
         let rows: Vec<ScoredTransaction> = candidates
             .iter()
             .map(|(tx, _, _, score)| {
                 ScoredTransaction::new(score, tx.trans_date_trans_time.and_utc())
             })
             .collect();
-        let fresh: HashSet<String> = ScoredLedger::new(&txn)
-            .claim(&rows)
-            .await?
-            .into_iter()
-            .collect();
-        let mut scored = Vec::with_capacity(fresh.len());
-        let mut alerts = Vec::new();
-        for (tx, id, published_at, score) in &candidates {
-            if !fresh.contains(&score.trans_num) {
-                response.duplicates += 1;
-                continue;
-            }
-            if score.decision == Decision::Block {
-                let mut alert = Alert::new(tx, score, model.threshold);
-                alert.published_at_ms = Some(*published_at);
-                alerts.push(alert);
-            }
-            scored.push(ScoredRecord {
-                trans_num: tx.trans_num.clone(),
-                cc_num: tx.cc_num,
-                trans_date_trans_time: tx
-                    .trans_date_trans_time
-                    .format(fraud_core::schema::DATETIME_FORMAT)
-                    .to_string(),
-                amt: tx.amt,
-                category: tx.category.as_str().to_owned(),
-                merchant: tx.merchant.clone(),
-                probability: score.probability,
-                decision: score.decision,
-                outcome: score.outcome,
-                reasons: score.reasons.clone(),
-                model_version: model.version.clone(),
-                scored_at: now.clone(),
-                source: (*id).clone(),
-                published_at_ms: *published_at,
-                is_fraud: tx.is_fraud,
-            });
-        }
-
-        let claim_ms = ms(t);
-        let (mut s3_ms, mut kafka_ms, mut sqs_ms) = (0.0, 0.0, 0.0);
-        // 5. Side effects; if any fails the transaction rolls back (claims included) and
-        //    the event source redelivers the batch.
-        if !scored.is_empty() {
-            let t = std::time::Instant::now();
-            response.results_uri = Some(self.write_results(&records, &scored).await?);
-            s3_ms = ms(t);
-            let t = std::time::Instant::now();
-            let sends = scored.iter().map(|s| {
-                let payload = serde_json::to_vec(s).expect("records serialize");
-                let key = s.cc_num.to_string();
-                let producer = &self.producer;
-                let topic = &self.config.scored_topic;
-                async move { fraud_kafka::publish(producer, topic, &key, &payload).await }
-            });
-            for result in futures::future::join_all(sends).await {
-                result?;
-            }
-            kafka_ms = ms(t);
-            let t = std::time::Instant::now();
-            let messages: Vec<(String, String)> = alerts
-                .iter()
-                .map(|a| {
-                    (
-                        a.trans_num.clone(),
-                        serde_json::to_string(a).expect("alerts serialize"),
-                    )
-                })
-                .collect();
-            let failed = self
-                .alerts
-                .send(&messages)
-                .await
-                .map_err(|e| ScoreError::Alerts(e.to_string()))?;
-            if !failed.is_empty() {
-                return Err(ScoreError::Alerts(format!(
-                    "{} alerts were refused by SQS",
-                    failed.len()
-                )));
-            }
-            sqs_ms = ms(t);
-        }
-        let t = std::time::Instant::now();
-
-        // 6. Card histories and ledger commit together.
         let changed: Vec<(u64, &CardHistory)> = cards
             .iter()
             .filter_map(|c| histories.get(c).map(|h| (*c, h)))
             .collect();
-        CardStateStore::new(&txn).save(&changed).await?;
+        let ledger = ScoredLedger::new(&txn);
+        let store = CardStateStore::new(&txn);
+        let effects = async {
+            let fresh: HashSet<String> = ledger.claim(&rows).await?.into_iter().collect();
+            let claim_ms = ms(t);
+            let mut duplicates = 0;
+            let mut scored = Vec::with_capacity(fresh.len());
+            let mut alerts = Vec::new();
+            for (tx, id, published_at, score) in &candidates {
+                if !fresh.contains(&score.trans_num) {
+                    duplicates += 1;
+                    continue;
+                }
+                if score.decision == Decision::Block {
+                    let mut alert = Alert::new(tx, score, model.threshold);
+                    alert.published_at_ms = Some(*published_at);
+                    alerts.push(alert);
+                }
+                scored.push(ScoredRecord {
+                    trans_num: tx.trans_num.clone(),
+                    cc_num: tx.cc_num,
+                    trans_date_trans_time: tx
+                        .trans_date_trans_time
+                        .format(fraud_core::schema::DATETIME_FORMAT)
+                        .to_string(),
+                    amt: tx.amt,
+                    category: tx.category.as_str().to_owned(),
+                    merchant: tx.merchant.clone(),
+                    probability: score.probability,
+                    decision: score.decision,
+                    outcome: score.outcome,
+                    reasons: score.reasons.clone(),
+                    model_version: model.version.clone(),
+                    scored_at: now.clone(),
+                    source: (*id).clone(),
+                    published_at_ms: *published_at,
+                    is_fraud: tx.is_fraud,
+                });
+            }
+            let timings = if scored.is_empty() {
+                SideEffectTimings::default()
+            } else {
+                let (uri, kafka_ms, sqs_ms) = futures::future::try_join3(
+                    self.write_results(&records, &scored),
+                    self.publish_scored(&scored),
+                    self.send_alerts(&alerts),
+                )
+                .await?;
+                SideEffectTimings {
+                    results_uri: Some(uri.0),
+                    s3_ms: uri.1,
+                    kafka_ms,
+                    sqs_ms,
+                }
+            };
+            Ok::<_, ScoreError>((scored.len(), alerts.len(), duplicates, claim_ms, timings))
+        };
+        let save = async {
+            let t = std::time::Instant::now();
+            store.save(&changed).await?;
+            Ok::<_, ScoreError>(ms(t))
+        };
+        // `try_join` polls `effects` first, so the claim is sent before the save.
+        let ((scored, alerts, duplicates, claim_ms, effects), save_ms) =
+            futures::future::try_join(effects, save).await?;
+        let t = std::time::Instant::now();
         txn.commit()
             .await
             .map_err(|error| fraud_db::DbError::Query {
                 query: "commit",
                 error,
             })?;
-
         let commit_ms = ms(t);
-        response.scored = scored.len();
-        response.alerts = alerts.len();
+        response.scored = scored;
+        response.alerts = alerts;
+        response.duplicates = duplicates;
+        response.results_uri = effects.results_uri;
+        let SideEffectTimings {
+            s3_ms,
+            kafka_ms,
+            sqs_ms,
+            ..
+        } = effects;
         // Where the batch's time went (ms): card histories loaded, features + model,
-        // ledger claim, S3 results file, scored topic (delivery confirmed), SQS alerts,
-        // histories saved + commit.
-        tracing::info!(received = response.received, scored = response.scored, duplicates = response.duplicates, alerts = response.alerts, dead_lettered = response.dead_lettered, model_version = %model.version, load_ms, score_ms, claim_ms, s3_ms, kafka_ms, sqs_ms, commit_ms, total_ms = ms(started), "batch scored");
+        // ledger claim; then, at once: S3 results file, scored topic (delivery
+        // confirmed), SQS alerts, histories saved (on the server, behind the claim);
+        // then the commit.
+        tracing::info!(received = response.received, scored = response.scored, duplicates = response.duplicates, alerts = response.alerts, dead_lettered = response.dead_lettered, model_version = %model.version, load_ms, score_ms, claim_ms, s3_ms, kafka_ms, sqs_ms, save_ms, commit_ms, total_ms = ms(started), "batch scored");
         Ok(response)
     }
 
@@ -486,7 +488,8 @@ impl Scorer {
         &self,
         records: &[&KafkaRecord],
         scored: &[ScoredRecord],
-    ) -> Result<String, ScoreError> {
+    ) -> Result<(String, f64), ScoreError> {
+        let t = std::time::Instant::now();
         let first = records
             .first()
             .map(|r| record_id(r))
@@ -512,7 +515,55 @@ impl Scorer {
         )
         .await
         .map_err(ScoreError::Results)?;
-        Ok(format!("s3://{}/{key}", self.config.results_bucket))
+        let uri = format!("s3://{}/{key}", self.config.results_bucket);
+        Ok((uri, t.elapsed().as_secs_f64() * 1e3))
+    }
+
+    /// Every scored record to the scored topic, keyed by card; returns once the broker
+    /// confirmed them all (ms taken).
+    async fn publish_scored(&self, scored: &[ScoredRecord]) -> Result<f64, ScoreError> {
+        let t = std::time::Instant::now();
+        let sends = scored.iter().map(|s| {
+            let payload = serde_json::to_vec(s).expect("records serialize");
+            let key = s.cc_num.to_string();
+            let producer = &self.producer;
+            let topic = &self.config.scored_topic;
+            async move { fraud_kafka::publish(producer, topic, &key, &payload).await }
+        });
+        for result in futures::future::join_all(sends).await {
+            result?;
+        }
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    }
+
+    /// The alerts to SQS (notify passes each one's `trans_num` on as the webhook's
+    /// idempotency key); fails if SQS refused any (ms taken).
+    async fn send_alerts(&self, alerts: &[Alert]) -> Result<f64, ScoreError> {
+        let t = std::time::Instant::now();
+        if alerts.is_empty() {
+            return Ok(0.0);
+        }
+        let messages: Vec<(String, String)> = alerts
+            .iter()
+            .map(|a| {
+                (
+                    a.trans_num.clone(),
+                    serde_json::to_string(a).expect("alerts serialize"),
+                )
+            })
+            .collect();
+        let failed = self
+            .alerts
+            .send(&messages)
+            .await
+            .map_err(|e| ScoreError::Alerts(e.to_string()))?;
+        if !failed.is_empty() {
+            return Err(ScoreError::Alerts(format!(
+                "{} alerts were refused by SQS",
+                failed.len()
+            )));
+        }
+        Ok(t.elapsed().as_secs_f64() * 1e3)
     }
 
     /// The model currently served (for tests and logs).

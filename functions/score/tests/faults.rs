@@ -214,12 +214,16 @@ async fn s3_down_while_running_keeps_the_cached_model_and_nothing_is_lost() {
     scorer.handle(event(first, 0, &[])).await.unwrap();
 
     // S3 (and SQS, same endpoint) unreachable: the pointer cannot be re-read, the
-    // cached model is kept, but results cannot be written, so the batch fails whole
+    // cached model is kept, but neither results nor alerts can be written (the two go
+    // out at once; whichever fails first is the error), so the batch fails whole
     // (nothing claimed) and is redelivered.
     switch.set(false);
     assert_eq!(scorer.model().await.unwrap().version, model.version);
     let err = scorer.handle(event(second, 100, &[])).await.unwrap_err();
-    assert!(matches!(err, ScoreError::Results(_)), "{err}");
+    assert!(
+        matches!(err, ScoreError::Results(_) | ScoreError::Alerts(_)),
+        "{err}"
+    );
     assert_eq!(stack.ledger().await.len(), first.len());
 
     switch.set(true);
@@ -237,13 +241,14 @@ async fn s3_down_while_running_keeps_the_cached_model_and_nothing_is_lost() {
 }
 
 #[tokio::test]
-async fn failing_alert_send_after_results_were_written_rolls_back_and_redelivery_counts_once() {
+async fn failing_alert_send_rolls_back_the_batch_and_redelivery_counts_once() {
     let stack = Stack::new().await;
     let model = train(generated(300, 60, 31), 1);
     stack.promote(&model).await;
     let txs = payments(32, 150);
 
-    // SQS refuses (the queue does not exist) after S3 and Kafka were written.
+    // SQS refuses (the queue does not exist) while S3 and Kafka are written (the three
+    // go out at once; a failure abandons the others, which a redelivery overwrites).
     let mut broken = stack.config();
     broken.alerts_queue_url = format!("{}-missing", stack.queue_url);
     let scorer = Scorer::new(broken, &stack.aws).await.unwrap();
