@@ -29,13 +29,23 @@ pub enum KafkaError {
 /// How long a publish may wait for the broker to confirm delivery.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long [`producer`] lets messages wait to be batched (librdkafka's default).
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(5);
+
 /// An idempotent producer: retries never duplicate or reorder messages within a partition.
 pub fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
+    producer_with_linger(brokers, DEFAULT_LINGER)
+}
+
+/// [`producer`] with its own `linger.ms`. A caller that enqueues a whole batch and then
+/// waits for every delivery gains nothing from lingering: the batch is already formed,
+/// and the wait is added to its latency.
+pub fn producer_with_linger(brokers: &str, linger: Duration) -> Result<FutureProducer, KafkaError> {
     ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "5")
+        .set("linger.ms", linger.as_millis().to_string())
         .set(
             "message.timeout.ms",
             DELIVERY_TIMEOUT.as_millis().to_string(),

@@ -83,6 +83,7 @@ impl Stack {
                 .join(format!("fraud-test-{}", self.suffix))
                 .display()
                 .to_string(),
+            kafka_linger: Duration::ZERO,
         }
     }
 
