@@ -9,8 +9,8 @@
 # Usage: bench/run.sh                 full run (about 1M generated rows; ~20 min on 2 cores)
 #        QUICK=1 bench/run.sh         small sizes (a few minutes); writes out/bench/BENCHMARKS.quick.md
 # Knobs (environment): SEEDS (fixture training seeds, default "1 2 3"), FIXTURE (real data),
-#   SKIP_FN_BUILD=1 (do not build the score function for its size), FN_SIZE_PROFILE=1 (also
-#   build it with a size-tuned profile, ~10 min more), BENCHMARKS_FILE (output),
+#   SKIP_FN_BUILD=1 (do not build the score function for its size), FN_SIZE_PROFILE=0 (do not
+#   also build it with the deployed `lambda` profile, ~10 min from scratch), BENCHMARKS_FILE (output),
 #   LATENCY=1 (then also run bench/latency.sh: end to end on the local stack, ~10 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,18 +77,15 @@ if [[ "$SKIP_FN_BUILD" != 1 ]]; then
     echo "the score function did not build: its size is left out"
   fi
 fi
-# Opt-in (an extra ~10 min build from scratch): the same function built for size
-# (fat LTO, one codegen unit, symbols stripped, dependencies at opt-level "s"; the
-# workspace's own crates keep opt-level 3), via --config, into a separate target dir.
-SIZE_FLAGS=(--config 'profile.release.lto="fat"' --config 'profile.release.codegen-units=1'
-  --config 'profile.release.strip=true' --config 'profile.release.package."*".opt-level="s"')
+# The deployed build (`make lambda-build` uses the same `lambda` profile: fat LTO, one codegen
+# unit, symbols stripped, dependencies at opt-level "s"), natively, for its size: the issue's
+# binary target is about what ships. FN_SIZE_PROFILE=0 skips it (~10 min from scratch).
 FN_SIZE_BIN=""
-if [[ "${FN_SIZE_PROFILE:-0}" == 1 ]]; then
-  say "building the score function for size (FN_SIZE_PROFILE=1)"
+if [[ "${FN_SIZE_PROFILE:-1}" == 1 && "${SKIP_FN_BUILD:-0}" != 1 ]]; then
+  say "building the score function with the deployed lambda profile"
   started=$(date +%s)
-  size_dir="${FN_SIZE_TARGET_DIR:-$CARGO_TARGET_DIR-size}"
-  if CARGO_TARGET_DIR="$size_dir" cargo build --release --locked -p fraud-fn-score "${SIZE_FLAGS[@]}"; then
-    FN_SIZE_BIN="$size_dir/release/fraud-score"
+  if cargo build --profile lambda --locked -p fraud-fn-score; then
+    FN_SIZE_BIN="$CARGO_TARGET_DIR/lambda/fraud-score"
     step fn_size_build $(($(date +%s) - started))
   fi
 fi
