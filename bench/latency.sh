@@ -18,7 +18,8 @@
 #                                     writes out/bench-latency-quick/BENCHMARKS.latency.md
 # Knobs (environment): RATES ("1000 10000"), DURATION (20), STEP_RATES (ours, "50 2000 5000";
 #   50 is also a Python step, for a like-for-like row at a rate both sustain),
-#   PY_STEP_RATES ("25 50 100"), STEP_DURATION (10), BATCH_SIZE (500), MAX_WAIT_MS (5),
+#   PY_RATES (the Python side's rates, RATES; empty to run ours alone, e.g. comparing two
+#   builds of ours), PY_STEP_RATES ("25 50 100"), STEP_DURATION (10), BATCH_SIZE (500), MAX_WAIT_MS (5),
 #   FETCH_WAIT_MS (consumers' fetch.wait.max.ms on both sides, 10; empty for librdkafka's 500),
 #   DRAIN_SECS (how long after publishing a side may take to catch up, 30),
 #   BRIDGE_CONCURRENCY (the Kafka bridge's --concurrency: 0 = one invocation per partition,
@@ -34,7 +35,7 @@ QUICK="${QUICK:-0}"
 if [[ "$QUICK" == 1 ]]; then
   WORK="out/bench-latency-quick"
   RATES="${RATES:-1000}" DURATION="${DURATION:-5}" STEP_RATES="${STEP_RATES:-}"
-  PY_STEP_RATES="${PY_STEP_RATES:-50}" STEP_DURATION="${STEP_DURATION:-5}"
+  PY_STEP_RATES="${PY_STEP_RATES-50}" STEP_DURATION="${STEP_DURATION:-5}"
   TRAIN_CUSTOMERS=300 TRAIN_DAYS=60 TREES=100
   BENCHMARKS_FILE="${BENCHMARKS_FILE:-$WORK/BENCHMARKS.latency.md}"
 else
@@ -44,6 +45,7 @@ else
   TRAIN_CUSTOMERS=1000 TRAIN_DAYS=60 TREES=300
   BENCHMARKS_FILE="${BENCHMARKS_FILE:-BENCHMARKS.md}"
 fi
+PY_RATES="${PY_RATES-$RATES}"
 BATCH_SIZE="${BATCH_SIZE:-500}"
 MAX_WAIT_MS="${MAX_WAIT_MS:-5}"
 # librdkafka's fetch.wait.max.ms for both sides' consumers (empty: librdkafka's 500 ms).
@@ -235,7 +237,7 @@ for rate in $STEP_RATES; do
   say "ours, step search: $rate msg/s for $STEP_DURATION s"
   run_ours "step$rate" "$rate" "$STEP_DURATION" || { echo "ours at $rate msg/s failed" >&2; exit 1; }
 done
-for rate in $RATES; do
+for rate in $PY_RATES; do
   say "Python reference at $rate msg/s for $DURATION s"
   run_python "r$rate" "$rate" "$DURATION" || { echo "Python at $rate msg/s failed" >&2; exit 1; }
 done
