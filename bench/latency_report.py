@@ -115,7 +115,8 @@ ledger in PostgreSQL in one transaction, results file to S3 on LocalStack, every
 with delivery confirmed, alerts to SQS) → `fraud-bridge sqs` → `fraud-notify` → webhook sink (HMAC checked).
 Warm: a short warm-up run (not reported) starts both functions first. Lambda's own Kafka event source
 waits up to 500 ms by default to fill a batch (`MaximumBatchingWindowInSeconds`, settable to 0 s and
-whole seconds only), so a deployment keeping the default adds up to 0.5 s that this run, at {a.max_wait_ms} ms, does not.
+whole seconds only); template.yaml sets it from `KafkaBatchingWindowSeconds`, default 0 s (it was 1 s
+before 2026-12-04, which would add up to a second that this run, at {a.max_wait_ms} ms, does not).
 Python: `bench/reference/kafka_consumer.py`, a confluent-kafka consumer in its own group on the same broker,
 one message at a time: JSON → the 47 features in Python with an in-memory card history → one-row DataFrame →
 scikit-learn `predict_proba` (RandomForest, {a.trees} trees, `n_jobs=1`) → produce a scored record (same producer

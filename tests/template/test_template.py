@@ -417,6 +417,15 @@ def problems_event_sources(t: Template) -> list[str]:
     for m in msk:
         if m.get("Condition") not in conditions or m.get("Condition") == smk[0].get("Condition"):
             problems.append("score: the MSK mapping is not behind its own condition")
+    # Alert latency: no mapping waits to fill a batch unless the deployer asks for it.
+    window = t["Parameters"].get("KafkaBatchingWindowSeconds", {})
+    if window.get("Default") != 0:
+        problems.append("score: the Kafka batching window does not default to 0 s")
+    for m in maps:
+        if m["Properties"].get("MaximumBatchingWindowInSeconds") != {
+            "Ref": "KafkaBatchingWindowSeconds"
+        }:
+            problems.append("score: a Kafka mapping's batching window is not the parameter")
     return problems
 
 
@@ -602,6 +611,9 @@ MUTATIONS: dict[str, Callable[[Template], None]] = {
     "msk_by_default": lambda t: t["Parameters"]["KafkaEventSource"].update(Default="MSK"),
     "no_kafka_auth": lambda t: t["Resources"]["ScoreSelfManagedKafkaEvent"]["Properties"].update(
         SourceAccessConfigurations=[]
+    ),
+    "kafka_waits_a_second": lambda t: t["Resources"]["ScoreMskEvent"]["Properties"].update(
+        MaximumBatchingWindowInSeconds=1
     ),
     "fixed_schedule": lambda t: _fn(t, "fraud-ingest")["Events"]["Poll"]["Properties"].update(
         Schedule="rate(5 minutes)"
