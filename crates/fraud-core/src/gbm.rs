@@ -460,3 +460,35 @@ fn best_split(
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_saved_before_bagging_and_stopping_metrics_read_as_one_model_stopped_on_pr_auc() {
+        let mut old = serde_json::to_value(GbmParams::default()).unwrap();
+        let map = old.as_object_mut().unwrap();
+        map.remove("bags");
+        map.remove("early_stopping_metric");
+        let read: GbmParams = serde_json::from_value(old).unwrap();
+        assert_eq!(read.bags, 1);
+        assert_eq!(read.early_stopping_metric, StopMetric::PrAuc);
+        // New parameters keep their values.
+        let new: GbmParams =
+            serde_json::from_value(serde_json::to_value(GbmParams::default()).unwrap()).unwrap();
+        assert_eq!(new, GbmParams::default());
+        assert_eq!(new.bags, 5);
+    }
+
+    #[test]
+    fn bag_seeds_start_with_the_run_seed_and_differ() {
+        let seeds = bag_seeds(7, 5);
+        assert_eq!(seeds[0], 7);
+        assert_eq!(seeds, bag_seeds(7, 5));
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 5);
+    }
+}
