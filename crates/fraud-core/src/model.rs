@@ -35,8 +35,8 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::Calibration;
 use crate::compiled::CompiledForest;
 use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES};
-pub use crate::gbm::GbmParams;
 use crate::gbm::{sigmoid, GbmSettings};
+pub use crate::gbm::{GbmParams, StopMetric};
 
 /// Which algorithm grows the trees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +254,13 @@ impl FlatTree {
     pub(crate) fn set_leaf(&mut self, node: usize, value: f64) {
         self.feature[node] = LEAF;
         self.value[node] = value as f32;
+    }
+
+    /// Multiplies every node's value (leaves and inner means) by `factor`.
+    pub(crate) fn scale_values(&mut self, factor: f64) {
+        for v in &mut self.value {
+            *v = (f64::from(*v) * factor) as f32;
+        }
     }
 
     /// Sets the value of `node` (leaf or inner) without changing its structure.
@@ -611,10 +618,11 @@ impl Forest {
                 && g.colsample <= 1.0
                 && g.scale_pos_weight.is_none_or(|w| w > 0.0)
                 && g.max_rounds > 0
+                && g.bags > 0
                 && params.max_depth > 0)
             {
                 return Err(FitError::Params(format!(
-                    "boosting needs learning_rate > 0, max_leaves >= 2, lambda >= 0, subsample and colsample in (0, 1], scale_pos_weight > 0, max_rounds > 0 and max_depth > 0; got {g:?} and max_depth {}",
+                    "boosting needs learning_rate > 0, max_leaves >= 2, lambda >= 0, subsample and colsample in (0, 1], scale_pos_weight > 0, max_rounds > 0, bags > 0 and max_depth > 0; got {g:?} and max_depth {}",
                     params.max_depth
                 )));
             }
@@ -1232,6 +1240,7 @@ mod tests {
                 max_rounds: 400,
                 learning_rate: 0.3,
                 early_stopping_rounds: 10,
+                bags: 1,
                 ..GbmParams::default()
             },
             ..gbm()
@@ -1242,6 +1251,59 @@ mod tests {
         assert_eq!(full.trees.len(), 401);
         // The kept rounds are a prefix of the full run (same seed, same draws).
         assert_eq!(stopped.trees[..], full.trees[..stopped.trees.len()]);
+    }
+
+    #[test]
+    fn bagged_boosting_scores_the_mean_log_odds_of_its_members_each_stopped_early_on_its_own_seed()
+    {
+        let (x, y) = toy(3000, 21);
+        let (vx, vy) = toy(1500, 22);
+        let validation = Some((&vx[..], &vy[..]));
+        let bagged = ForestParams {
+            gbm: GbmParams {
+                bags: 3,
+                early_stopping_rounds: 10,
+                ..gbm().gbm
+            },
+            ..gbm()
+        };
+        let model = Forest::fit_validated(&x, &y, validation, &bagged, &|| {}).unwrap();
+        let again = Forest::fit_validated(&x, &y, validation, &bagged, &|| {}).unwrap();
+        assert_eq!(model, again, "deterministic by seed");
+        model.validate().unwrap();
+        let seeds = crate::gbm::bag_seeds(bagged.seed, 3);
+        // The first member is the unbagged model of the same seed.
+        assert_eq!(seeds[0], bagged.seed);
+        let members: Vec<Forest> = seeds
+            .iter()
+            .map(|&seed| {
+                let one = ForestParams {
+                    seed,
+                    gbm: GbmParams {
+                        bags: 1,
+                        ..bagged.gbm.clone()
+                    },
+                    ..bagged.clone()
+                };
+                Forest::fit_validated(&x, &y, validation, &one, &|| {}).unwrap()
+            })
+            .collect();
+        assert_ne!(members[0].trees, members[1].trees, "members differ by seed");
+        assert_ne!(members[1].trees, members[2].trees, "members differ by seed");
+        // One base tree, then every member's own trees (each cut back to its best round).
+        assert_eq!(
+            model.trees.len(),
+            1 + members.iter().map(|m| m.trees.len() - 1).sum::<usize>()
+        );
+        let margin = |f: &Forest, row: &FeatureVector| -> f64 {
+            f.trees.iter().map(|t| t.predict(row)).sum()
+        };
+        for row in vx.iter().take(300) {
+            let mean = members.iter().map(|m| margin(m, row)).sum::<f64>() / 3.0;
+            let got = margin(&model, row);
+            assert!((got - mean).abs() < 1e-4, "{got} vs {mean}");
+            assert!((model.predict(row) - crate::gbm::sigmoid(mean)).abs() < 1e-5);
+        }
     }
 
     #[test]

@@ -114,6 +114,10 @@ pub struct TrainArgs {
     /// Boosting: weight of a fraud row in the loss (default: sqrt(legit / frauds)).
     #[arg(long)]
     gbm_scale_pos_weight: Option<f64>,
+    /// Boosting: models fitted with different seeds (each stopped early on its own) whose
+    /// log-odds are averaged into the boosting candidate ("bagged boosting"); 1 = one model.
+    #[arg(long, default_value_t = GbmParams::default().bags)]
+    gbm_bags: usize,
     /// Number of trees.
     #[arg(long, default_value_t = ForestParams::default().n_trees)]
     trees: usize,
@@ -185,6 +189,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
             learning_rate: args.gbm_learning_rate,
             max_leaves: args.gbm_leaves,
             scale_pos_weight: args.gbm_scale_pos_weight,
+            bags: args.gbm_bags,
             ..GbmParams::default()
         },
         ..ForestParams::gbm(args.seed)
