@@ -119,8 +119,9 @@ Command: \`make compare\` (\`bench/compare.sh $DATA\`), $(date -u +%Y-%m-%d), $(
 Data: \`$DATA\`, $((rows_total - 1)) rows; time split 60% train / 10% validation / 30% test (latest),
 i.e. train on the earlier 70% (validation carved from its end by time), test on the later 30%.
 Every model sees the exact same feature matrix (\`fraudctl features\`) and split; seeds: $SEEDS (mean ± sd).
-Ours: every candidate (forest with our CART, forest with linfa-trees, our gradient boosting: five
-bagged models, each with its own seed and stopped early on its own, averaged in log-odds; and the
+Ours: every candidate (forest with our CART, forest with linfa-trees, our gradient boosting: on up to
+50,000 training rows five bagged models, each with its own seed and stopped early on its own,
+averaged in log-odds, else one model; and the
 blend of that forest and that boosting: each Platt-calibrated on validation, equal weights on their
 calibrated log-odds, made from the two fitted candidates) is fitted on train and the one with the best
 validation PR-AUC is kept (\"chosen\"); its train time covers fitting every candidate (the blend's row:

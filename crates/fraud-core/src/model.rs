@@ -159,6 +159,22 @@ pub struct BlendComponent {
 }
 
 impl ForestParams {
+    /// These parameters with their automatic settings decided for `rows` training rows:
+    /// what a model fitted on them records. Boosting's `bags` = 0 becomes
+    /// [`crate::gbm::auto_bags`]; a blend's components are resolved the same way.
+    pub fn resolved(&self, rows: usize) -> ForestParams {
+        let mut p = self.clone();
+        if p.learner == Learner::Gbm {
+            p.gbm.bags = crate::gbm::auto_bags(p.gbm.bags, rows);
+        }
+        if let Some(blend) = &mut p.blend {
+            for c in &mut blend.components {
+                *c = c.resolved(rows);
+            }
+        }
+        p
+    }
+
     /// The gradient-boosting candidate: leaf-wise trees of at most 31 leaves and depth 8,
     /// at least 20 rows per leaf, other settings from [`GbmParams::default`].
     pub fn gbm(seed: u64) -> Self {
@@ -590,6 +606,9 @@ impl Forest {
                 legit: negatives.len(),
             });
         }
+        // The model records what it was fitted with, automatic settings decided.
+        let resolved = params.resolved(x.len());
+        let params = &resolved;
         if params.learner == Learner::Blend {
             let spec = params
                 .blend
@@ -618,11 +637,10 @@ impl Forest {
                 && g.colsample <= 1.0
                 && g.scale_pos_weight.is_none_or(|w| w > 0.0)
                 && g.max_rounds > 0
-                && g.bags > 0
                 && params.max_depth > 0)
             {
                 return Err(FitError::Params(format!(
-                    "boosting needs learning_rate > 0, max_leaves >= 2, lambda >= 0, subsample and colsample in (0, 1], scale_pos_weight > 0, max_rounds > 0, bags > 0 and max_depth > 0; got {g:?} and max_depth {}",
+                    "boosting needs learning_rate > 0, max_leaves >= 2, lambda >= 0, subsample and colsample in (0, 1], scale_pos_weight > 0, max_rounds > 0 and max_depth > 0; got {g:?} and max_depth {}",
                     params.max_depth
                 )));
             }
@@ -894,6 +912,17 @@ impl Forest {
                 spec.components.len()
             )));
         }
+        // A component given with automatic settings (boosting's `bags` = 0) matches the
+        // model fitted from it, and the blend records what that model decided.
+        let mut params = params.clone();
+        if let Some(spec) = &mut params.blend {
+            for (c, fitted) in spec.components.iter_mut().zip(&components) {
+                if c.learner == Learner::Gbm && c.gbm.bags == 0 {
+                    c.gbm.bags = fitted.params.gbm.bags;
+                }
+            }
+        }
+        let spec = params.blend.as_ref().expect("checked above");
         if let Some(i) = (0..components.len()).find(|&i| {
             components[i].params != spec.components[i]
                 || components[i].params.learner == Learner::Blend
@@ -1270,6 +1299,17 @@ mod tests {
         let model = Forest::fit_validated(&x, &y, validation, &bagged, &|| {}).unwrap();
         let again = Forest::fit_validated(&x, &y, validation, &bagged, &|| {}).unwrap();
         assert_eq!(model, again, "deterministic by seed");
+        // Automatic bagging on these 3,000 rows is five models, and the model says so.
+        let auto = ForestParams {
+            gbm: GbmParams {
+                bags: 0,
+                ..bagged.gbm.clone()
+            },
+            ..bagged.clone()
+        };
+        let auto = Forest::fit_validated(&x, &y, validation, &auto, &|| {}).unwrap();
+        assert_eq!(auto.params.gbm.bags, crate::gbm::AUTO_BAGS);
+        assert_eq!(model.params.gbm.bags, 3);
         model.validate().unwrap();
         let seeds = crate::gbm::bag_seeds(bagged.seed, 3);
         // The first member is the unbagged model of the same seed.

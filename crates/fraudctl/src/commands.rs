@@ -115,7 +115,8 @@ pub struct TrainArgs {
     #[arg(long)]
     gbm_scale_pos_weight: Option<f64>,
     /// Boosting: models fitted with different seeds (each stopped early on its own) whose
-    /// log-odds are averaged into the boosting candidate ("bagged boosting"); 1 = one model.
+    /// log-odds are averaged into the boosting candidate ("bagged boosting"); 1 = one model,
+    /// 0 = automatic (5 on training sets of up to 50,000 rows, else 1).
     #[arg(long, default_value_t = GbmParams::default().bags)]
     gbm_bags: usize,
     /// Number of trees.
