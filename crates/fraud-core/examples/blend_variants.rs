@@ -6,10 +6,10 @@
 //! `cargo run --release -p fraud-core --example blend_variants -- data.csv [seed...]`
 //! (`FOLDS=n` sets the selection folds).
 
-use fraud_core::artifact::sha256_hex;
-use fraud_core::csv_input::read_transactions;
+mod common;
+
 use fraud_core::model::{BlendSpace, BlendWeighting, ForestParams};
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
+use fraud_core::train::{train_and_evaluate, TimeSplit};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -17,13 +17,7 @@ fn main() {
         .next()
         .expect("usage: blend_variants data.csv [seed...]");
     let seeds: Vec<u64> = args.map(|s| s.parse().expect("seed")).collect();
-    let bytes = std::fs::read(&path).expect("data");
-    let txs = read_transactions(bytes.as_slice(), |_| {}).expect("csv");
-    let data = prepare(txs).expect("labelled");
-    let source = DataSource {
-        uri: path.clone(),
-        sha256: sha256_hex(&bytes),
-    };
+    let (data, source) = common::load_labelled(&path);
     for seed in if seeds.is_empty() { vec![1] } else { seeds } {
         let cart = ForestParams {
             seed,

@@ -11,10 +11,10 @@
 //! `pr_auc:100:1:0.05 log_loss:100:1:0.05`); `FOLDS=n` sets the selection folds
 //! (default 3); `BLEND=0` leaves the blends out.
 
-use fraud_core::artifact::sha256_hex;
-use fraud_core::csv_input::read_transactions;
+mod common;
+
 use fraud_core::model::{ForestParams, GbmParams, StopMetric};
-use fraud_core::train::{default_blend, prepare, train_and_evaluate, DataSource, TimeSplit};
+use fraud_core::train::{default_blend, train_and_evaluate, TimeSplit};
 
 fn variant(spec: &str, seed: u64) -> ForestParams {
     let parts: Vec<&str> = spec.split(':').collect();
@@ -51,13 +51,7 @@ fn main() {
         .map(String::from)
         .collect();
     let blends = std::env::var("BLEND").map_or(true, |b| b != "0");
-    let bytes = std::fs::read(&path).expect("data");
-    let txs = read_transactions(bytes.as_slice(), |_| {}).expect("csv");
-    let data = prepare(txs).expect("labelled");
-    let source = DataSource {
-        uri: path.clone(),
-        sha256: sha256_hex(&bytes),
-    };
+    let (data, source) = common::load_labelled(&path);
     let split = TimeSplit {
         folds: std::env::var("FOLDS").map_or(3, |f| f.parse().expect("FOLDS is a number")),
         ..TimeSplit::default()
