@@ -159,22 +159,6 @@ pub struct BlendComponent {
 }
 
 impl ForestParams {
-    /// These parameters with their automatic settings decided for `rows` training rows:
-    /// what a model fitted on them records. Boosting's `bags` = 0 becomes
-    /// [`crate::gbm::auto_bags`]; a blend's components are resolved the same way.
-    pub fn resolved(&self, rows: usize) -> ForestParams {
-        let mut p = self.clone();
-        if p.learner == Learner::Gbm {
-            p.gbm.bags = crate::gbm::auto_bags(p.gbm.bags, rows);
-        }
-        if let Some(blend) = &mut p.blend {
-            for c in &mut blend.components {
-                *c = c.resolved(rows);
-            }
-        }
-        p
-    }
-
     /// The gradient-boosting candidate: leaf-wise trees of at most 31 leaves and depth 8,
     /// at least 20 rows per leaf, other settings from [`GbmParams::default`].
     pub fn gbm(seed: u64) -> Self {
@@ -606,9 +590,6 @@ impl Forest {
                 legit: negatives.len(),
             });
         }
-        // The model records what it was fitted with, automatic settings decided.
-        let resolved = params.resolved(x.len());
-        let params = &resolved;
         if params.learner == Learner::Blend {
             let spec = params
                 .blend
@@ -650,9 +631,14 @@ impl Forest {
                 min_leaf: params.min_leaf,
                 seed: params.seed,
             };
+            let trees = crate::gbm::fit(x, y, validation, &settings, on_tree);
+            // The model records the number of bagged models it used, not "automatic"
+            // (a blend of it adopts that number: see `blend_of`).
+            let mut params = params.clone();
+            params.gbm.bags = crate::gbm::auto_bags(g.bags, x.len());
             return Ok(Forest {
-                params: params.clone(),
-                trees: crate::gbm::fit(x, y, validation, &settings, on_tree),
+                params,
+                trees,
                 components: Vec::new(),
                 compiled: CompiledCache::default(),
             });
