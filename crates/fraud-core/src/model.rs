@@ -499,7 +499,7 @@ pub struct Forest {
 /// A lazily built [`CompiledForest`]; every cache equals every other (it is derived
 /// from the trees, which `Forest`'s equality compares).
 #[derive(Debug, Clone, Default)]
-pub struct CompiledCache(std::sync::OnceLock<std::sync::Arc<CompiledForest>>);
+pub struct CompiledCache(std::sync::OnceLock<Option<std::sync::Arc<CompiledForest>>>);
 
 impl PartialEq for CompiledCache {
     fn eq(&self, _: &Self) -> bool {
@@ -822,7 +822,11 @@ impl Forest {
         let compiled = self
             .compiled
             .0
-            .get_or_init(|| std::sync::Arc::new(CompiledForest::new(&self.trees)));
+            .get_or_init(|| CompiledForest::new(&self.trees).map(std::sync::Arc::new));
+        let Some(compiled) = compiled else {
+            // More distinct thresholds on one feature than the layout can bin.
+            return xs.iter().map(|x| self.predict(x)).collect();
+        };
         let mut sums = compiled.predict_sums(xs);
         let n = self.trees.len() as f64;
         let boosted = self.params.learner.is_boosted();
