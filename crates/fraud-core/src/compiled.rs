@@ -162,6 +162,14 @@ impl CompiledForest {
         }
     }
 
+    /// The node after `at` for `row` (`at` itself at a leaf).
+    #[inline(always)]
+    fn next(&self, at: u32, row: &[u16; ROW]) -> u32 {
+        let node = self.nodes[at as usize];
+        let bin = row[usize::from(node.feature) & (ROW - 1)];
+        node.left + u32::from(bin > node.cut)
+    }
+
     /// Sum of the trees' leaf values for each row of `xs` (one thread).
     pub fn predict_sums(&self, xs: &[FeatureVector]) -> Vec<f64> {
         let mut out = Vec::with_capacity(xs.len());
@@ -179,18 +187,14 @@ impl CompiledForest {
                 // then deep ones go on until no row of the block moves.
                 for _ in 0..depth.min(UNCHECKED_STEPS) {
                     for (at, row) in at.iter_mut().zip(&rows) {
-                        let node = self.nodes[*at as usize];
-                        let bin = row[usize::from(node.feature) & (ROW - 1)];
-                        *at = node.left + u32::from(bin > node.cut);
+                        *at = self.next(*at, row);
                     }
                 }
                 if depth > UNCHECKED_STEPS {
                     loop {
                         let mut moved = 0u32;
                         for (at, row) in at.iter_mut().zip(&rows) {
-                            let node = self.nodes[*at as usize];
-                            let bin = row[usize::from(node.feature) & (ROW - 1)];
-                            let next = node.left + u32::from(bin > node.cut);
+                            let next = self.next(*at, row);
                             moved |= next ^ *at;
                             *at = next;
                         }
@@ -237,6 +241,12 @@ mod tests {
         tree
     }
 
+    fn batch_sums(compiled: &CompiledForest, xs: &[FeatureVector]) -> Vec<u64> {
+        let sums = compiled.predict_sums(xs);
+        assert_eq!(sums.len(), xs.len());
+        sums.iter().map(|s| s.to_bits()).collect()
+    }
+
     fn direct_sums(trees: &[FlatTree], xs: &[FeatureVector]) -> Vec<u64> {
         xs.iter()
             .map(|x| trees.iter().map(|t| t.predict(x)).sum::<f64>().to_bits())
@@ -270,20 +280,10 @@ mod tests {
             }
         }
         let compiled = CompiledForest::new(&trees).expect("few cuts");
-        let batch: Vec<u64> = compiled
-            .predict_sums(&xs)
-            .iter()
-            .map(|s| s.to_bits())
-            .collect();
-        assert_eq!(batch, direct_sums(&trees, &xs));
-        // A short last block and a single row.
-        let short: Vec<u64> = compiled
-            .predict_sums(&xs[..BLOCK + 3])
-            .iter()
-            .map(|s| s.to_bits())
-            .collect();
-        assert_eq!(short, direct_sums(&trees, &xs[..BLOCK + 3]));
-        assert_eq!(compiled.predict_sums(&xs[7..8]).len(), 1);
+        // Whole blocks, a short last block and a single row.
+        for rows in [&xs[..], &xs[..BLOCK + 3], &xs[7..8]] {
+            assert_eq!(batch_sums(&compiled, rows), direct_sums(&trees, rows));
+        }
     }
 
     #[test]
@@ -300,12 +300,7 @@ mod tests {
                 x
             })
             .collect();
-        let batch: Vec<u64> = compiled
-            .predict_sums(&xs)
-            .iter()
-            .map(|s| s.to_bits())
-            .collect();
-        assert_eq!(batch, direct_sums(&trees, &xs));
+        assert_eq!(batch_sums(&compiled, &xs), direct_sums(&trees, &xs));
 
         let one_more: Vec<f64> = (0..=MAX_CUTS).map(|i| i as f64).collect();
         assert!(CompiledForest::new(&[chain(3, &one_more)]).is_none());
