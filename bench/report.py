@@ -282,7 +282,8 @@ Reference:
 `OMP_NUM_THREADS=1`: a naive consumer's per-message loop (its features in Python, one message at a
 time, a one-row DataFrame, `predict_proba`), and `predict_proba` on slices of the exported feature
 matrix (features not timed, so that comparison flatters the reference). Rows timed: every row of
-the file for ours; the first rows for the slower reference paths. Records per CPU-second divide by
+the file for ours (each measurement run 3 times, the fastest reported: `--repeat`); the first rows
+for the slower reference paths. Records per CPU-second divide by
 the scoring thread's own CPU time (`/proc/thread-self/stat`, Python's `time.thread_time()`), which
 leaves out time spent waiting for a core while the machine is busy; the ratios use it (wall
 time where it is missing).
