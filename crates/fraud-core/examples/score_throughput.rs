@@ -17,6 +17,12 @@
 //! (by records per CPU-second where the thread's CPU time is known): on a shared machine
 //! the slower runs measure the neighbours. Every run's rate is listed too.
 //!
+//! `features_only` times the feature pipeline alone: every row through
+//! `CardHistories::observe` in event-time order with fresh histories, no prediction, in
+//! as many passes as fill a second. Its `checksum` folds the bits of every feature value
+//! (FNV-1a over `f64::to_bits`), so two builds computed the same features bit for bit
+//! exactly when their checksums agree.
+//!
 //! `--first-only` stops after the first scored row: what a cold start costs (model read
 //! and validation dominate), measured from the start of `main`.
 
@@ -25,7 +31,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use fraud_core::csv_input::read_transactions;
-use fraud_core::features::{featurize_in_time_order, CardHistories};
+use fraud_core::features::{featurize_in_time_order, CardHistories, FeatureVector};
 use fraud_core::{ModelArtifact, Transaction};
 use serde_json::json;
 
@@ -153,6 +159,50 @@ fn run(artifact: &ModelArtifact, txs: &[Transaction], batch: usize) -> serde_jso
     })
 }
 
+/// FNV-1a over the bits of every feature value, in row then column order: equal exactly
+/// when the features are bit for bit the same (up to hash collisions).
+fn feature_bits_checksum(features: &[FeatureVector]) -> String {
+    let hash = features
+        .iter()
+        .flatten()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+            (h ^ v.to_bits()).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{hash:016x}")
+}
+
+/// Features alone: every row through fresh histories in the given (event-time) order,
+/// into a preallocated buffer, in passes until at least [`FEATURES_MIN_SECONDS`] have
+/// gone by (the CPU clock ticks at 100 Hz: one pass over a small file is a tick or two);
+/// the checksum is taken after the clock stops.
+fn features_only(txs: &[Transaction], out: &mut [FeatureVector]) -> serde_json::Value {
+    let cpu_started = thread_cpu_seconds();
+    let started = Instant::now();
+    let mut passes = 0;
+    while passes == 0 || started.elapsed().as_secs_f64() < FEATURES_MIN_SECONDS {
+        let mut histories = CardHistories::default();
+        for (tx, f) in txs.iter().zip(out.iter_mut()) {
+            *f = histories.observe(tx);
+        }
+        passes += 1;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_started.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
+    let records = (passes * txs.len()) as f64;
+    json!({
+        "rows": txs.len(),
+        "passes": passes,
+        "seconds": seconds,
+        "records_per_s": records / seconds,
+        "cpu_seconds": cpu_seconds,
+        "records_per_cpu_s": cpu_seconds.map(|c| records / c),
+        "checksum": feature_bits_checksum(out),
+    })
+}
+
+/// Least wall time of one features-only measurement.
+const FEATURES_MIN_SECONDS: f64 = 1.0;
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let args = match parse_args() {
@@ -245,8 +295,13 @@ fn main() -> ExitCode {
             })
         })
         .collect();
+    let mut buffer = vec![[0.0; fraud_core::features::N_FEATURES]; txs.len()];
+    let features_runs = (0..args.repeat)
+        .map(|_| features_only(&txs, &mut buffer))
+        .collect();
     report["runs"] = json!(runs);
     report["predict_only"] = fastest(predict_runs);
+    report["features_only"] = fastest(features_runs);
     println!("{report}");
     ExitCode::SUCCESS
 }
