@@ -108,7 +108,7 @@ impl CompiledForest {
         let mut roots = Vec::with_capacity(trees.len());
         for tree in trees {
             let root = nodes.len();
-            // (old index, new index) in breadth-first order; children of a node get two
+            // (old index, new index, depth) in breadth-first order; children of a node get two
             // consecutive new slots.
             let mut queue = std::collections::VecDeque::from([(0usize, root, 0u32)]);
             let mut depth = 0;
