@@ -815,16 +815,14 @@ impl Forest {
                 .map(|i| self.blend_output(raws.iter().map(|r| r[i])))
                 .collect();
         }
-        if xs.len() < BATCH_LAYOUT_MIN_ROWS {
-            // Too few rows to overlap: the direct walk stops at each row's own leaf.
-            return xs.iter().map(|x| self.predict(x)).collect();
-        }
-        let compiled = self
-            .compiled
-            .0
-            .get_or_init(|| CompiledForest::new(&self.trees).map(std::sync::Arc::new));
-        let Some(compiled) = compiled else {
-            // More distinct thresholds on one feature than the layout can bin.
+        let compiled = (xs.len() >= BATCH_LAYOUT_MIN_ROWS).then(|| {
+            self.compiled
+                .0
+                .get_or_init(|| CompiledForest::new(&self.trees).map(std::sync::Arc::new))
+        });
+        let Some(Some(compiled)) = compiled else {
+            // The direct walk: too few rows to overlap (it stops at each row's own leaf),
+            // or more distinct thresholds on one feature than the layout can bin.
             return xs.iter().map(|x| self.predict(x)).collect();
         };
         let mut sums = compiled.predict_sums(xs);
