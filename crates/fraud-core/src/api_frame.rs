@@ -55,6 +55,14 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<Result<Transaction, Rejection>>, Fr
         }
         other => other,
     };
+    parse_frame(frame_value)
+}
+
+/// Parses a split frame already read as JSON into one outcome per row (any column
+/// order, any number of rows, with or without `is_fraud`).
+pub fn parse_frame(
+    frame_value: serde_json::Value,
+) -> Result<Vec<Result<Transaction, Rejection>>, FrameError> {
     let frame: SplitFrame =
         serde_json::from_value(frame_value).map_err(|e| FrameError::NotAFrame {
             reason: e.to_string(),

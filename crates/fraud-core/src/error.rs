@@ -11,6 +11,10 @@ use crate::schema::clip;
 pub enum RecordError {
     #[error("missing field `{field}`")]
     MissingField { field: &'static str },
+    #[error(
+        "missing event time: expected `trans_date_trans_time`, `current_time` (epoch ms) or `unix_time`"
+    )]
+    MissingTime,
     #[error("field `{field}` is empty")]
     Empty { field: &'static str },
     #[error("field `{field}`: `{value}` is not a number")]

@@ -12,6 +12,7 @@ pub mod csv_input;
 pub mod error;
 pub mod features;
 mod gbm;
+pub mod message;
 pub mod metrics;
 pub mod model;
 pub mod schema;

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RecordError;
@@ -268,29 +268,7 @@ impl Transaction {
             parse_integer(value).ok_or_else(|| RecordError::not_a_number(field, value))
         };
 
-        let trans_date_trans_time = match get("trans_date_trans_time") {
-            Some(_) => {
-                let value = text("trans_date_trans_time")?;
-                NaiveDateTime::parse_from_str(value, DATETIME_FORMAT).map_err(|_| {
-                    RecordError::bad_date("trans_date_trans_time", value, "YYYY-MM-DD HH:MM:SS")
-                })?
-            }
-            None => {
-                let value = get(API_TIME_COLUMN).ok_or(RecordError::MissingField {
-                    field: "trans_date_trans_time",
-                })?;
-                let value = value.trim();
-                // Whole seconds, like the CSV and Kafka forms: a sub-second part would
-                // not survive the Kafka hop (and Sparkov times have none).
-                parse_integer_i64(value)
-                    .and_then(|ms| DateTime::from_timestamp(ms.div_euclid(1000), 0))
-                    .map(|t| t.naive_utc())
-                    .ok_or_else(|| {
-                        RecordError::bad_date(API_TIME_COLUMN, value, "epoch milliseconds")
-                    })?
-            }
-        };
-
+        let (trans_date_trans_time, unix_from_time) = event_time(&get)?;
         let amt = {
             let value = text("amt")?;
             let amt: f64 = value
@@ -330,13 +308,7 @@ impl Transaction {
                 "a date before the transaction",
             ));
         }
-        let unix_time = match get("unix_time").map(str::trim) {
-            None | Some("") => None,
-            Some(value) => Some(
-                parse_integer_i64(value)
-                    .ok_or_else(|| RecordError::not_a_number("unix_time", value))?,
-            ),
-        };
+        let unix_time = unix_from_time;
         let is_fraud = match get("is_fraud").map(str::trim) {
             None | Some("") => None,
             Some("0") | Some("0.0") | Some("false") | Some("False") => Some(false),
@@ -390,8 +362,9 @@ impl Transaction {
         self.trans_date_trans_time.and_utc().timestamp()
     }
 
-    /// Parses one JSON object (the Kafka message format) and validates it with the same
-    /// rules as every other input.
+    /// Parses one flat JSON object (our Kafka message format) and validates it with the
+    /// same rules as every other input. [`crate::message::decode`] takes every encoding
+    /// producers of the payments API write.
     pub fn from_json(bytes: &[u8]) -> Result<Self, RecordError> {
         if bytes.len() > MAX_MESSAGE_BYTES {
             return Err(RecordError::Oversize {
@@ -407,6 +380,14 @@ impl Transaction {
         let object = value.as_object().ok_or_else(|| RecordError::Malformed {
             reason: "expected a JSON object".into(),
         })?;
+        Transaction::from_json_map(object)
+    }
+
+    /// Validates one flat JSON object of Sparkov fields (a scalar per field; `null` is
+    /// absent) with the same rules as every other input.
+    pub fn from_json_map(
+        object: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, RecordError> {
         let fields: Vec<(&str, String)> = object
             .iter()
             .filter_map(|(k, v)| json_scalar_text(v).map(|t| (k.as_str(), t)))
@@ -459,8 +440,111 @@ impl Transaction {
     }
 }
 
-/// Largest JSON message accepted on the Kafka topic, in bytes.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// Epoch values at or above this magnitude are milliseconds, below it seconds: 10^11 s
+/// is the year 5138, 10^11 ms is 1973, so no payment time is ambiguous.
+const EPOCH_MILLIS_FROM: i64 = 100_000_000_000;
+
+/// What an unreadable `trans_date_trans_time` was expected to look like.
+const TIME_FORMATS: &str =
+    "YYYY-MM-DD HH:MM:SS, ISO 8601 (T, fractional seconds, Z or an offset) or epoch seconds/milliseconds";
+
+/// The event time of a record, and its `unix_time` column (in seconds) when present.
+///
+/// The time comes from the first of these that is present:
+/// - `trans_date_trans_time`: `YYYY-MM-DD HH:MM:SS` (the Sparkov files), ISO 8601
+///   (`T` or a space, fractional seconds, `Z` or an offset: converted to UTC), or an
+///   epoch number (seconds or milliseconds);
+/// - `current_time`: epoch milliseconds (the payments API);
+/// - `unix_time`: epoch seconds or milliseconds (told apart by magnitude).
+///
+/// Times are cut to whole seconds, like the Sparkov data: a sub-second part would not
+/// survive the Kafka hop, which writes `YYYY-MM-DD HH:MM:SS`.
+fn event_time<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<(NaiveDateTime, Option<i64>), RecordError> {
+    let field = |name: &'static str| -> Result<Option<&'a str>, RecordError> {
+        match get(name) {
+            Some(v) if v.len() > MAX_FIELD_BYTES => Err(RecordError::Oversize {
+                field: name,
+                len: v.len(),
+                max: MAX_FIELD_BYTES,
+            }),
+            Some(v) if !v.trim().is_empty() => Ok(Some(v.trim())),
+            _ => Ok(None),
+        }
+    };
+    let unix_time = match field("unix_time")? {
+        None => None,
+        Some(value) => Some(
+            parse_integer_i64(value)
+                .map(epoch_seconds)
+                .ok_or_else(|| RecordError::not_a_number("unix_time", value))?,
+        ),
+    };
+    let time = if let Some(value) = field("trans_date_trans_time")? {
+        parse_datetime(value)
+            .ok_or_else(|| RecordError::bad_date("trans_date_trans_time", value, TIME_FORMATS))?
+    } else if let Some(value) = field(API_TIME_COLUMN)? {
+        parse_integer_i64(value)
+            .and_then(|ms| DateTime::from_timestamp(ms.div_euclid(1000), 0))
+            .map(|t| t.naive_utc())
+            .ok_or_else(|| RecordError::bad_date(API_TIME_COLUMN, value, "epoch milliseconds"))?
+    } else if let Some(seconds) = unix_time {
+        DateTime::from_timestamp(seconds, 0)
+            .map(|t| t.naive_utc())
+            .ok_or_else(|| {
+                RecordError::bad_date(
+                    "unix_time",
+                    &seconds.to_string(),
+                    "epoch seconds or milliseconds",
+                )
+            })?
+    } else {
+        return Err(RecordError::MissingTime);
+    };
+    Ok((time, unix_time))
+}
+
+/// Epoch seconds of an epoch value in seconds or milliseconds.
+fn epoch_seconds(value: i64) -> i64 {
+    if value.unsigned_abs() >= EPOCH_MILLIS_FROM as u64 {
+        value.div_euclid(1000)
+    } else {
+        value
+    }
+}
+
+/// A `trans_date_trans_time` in any accepted form, as naive UTC cut to whole seconds.
+fn parse_datetime(value: &str) -> Option<NaiveDateTime> {
+    // The Sparkov form first: it is what almost every record carries.
+    if let Ok(t) = NaiveDateTime::parse_from_str(value, DATETIME_FORMAT) {
+        return Some(t);
+    }
+    let whole = |t: NaiveDateTime| t.with_nanosecond(0);
+    if value.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        let seconds = epoch_seconds(value.parse::<i64>().ok()?);
+        return DateTime::from_timestamp(seconds, 0).map(|t| t.naive_utc());
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return whole(t.naive_utc());
+    }
+    // An offset without the `T` of RFC 3339, or with a compact `+0200`.
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(value, format) {
+            return whole(t.naive_utc());
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(value, format) {
+            return whole(t);
+        }
+    }
+    None
+}
+
+/// Largest JSON message accepted on the Kafka topic, in bytes: Kafka's default
+/// `message.max.bytes` (a frame of a few thousand payments).
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// Formats an amount the way the Sparkov files do (at most two decimals).
 pub fn format_amount(amt: f64) -> String {

@@ -6,9 +6,13 @@
 //! batch costs two statements however many cards it touches. Both are sent with their
 //! parameter types (`query_typed`), so neither waits for a separate prepare round trip.
 //!
-//! A save overwrites the stored history. Two invocations updating the same card at
-//! once would lose one's update; the score function avoids that by taking payments
-//! from Kafka partitioned by card, so one card is only ever scored by one consumer.
+//! A save overwrites the stored history, so two invocations updating the same card at
+//! once would lose one's update. Payments keyed by card never do that (one card, one
+//! partition), but producers key by a constant, by `trans_num` or not at all. So a
+//! transaction that will save histories first [`lock`](CardStateStore::lock)s their
+//! cards: transaction-scoped advisory locks, taken in card order (no deadlock between
+//! two batches), held until commit or rollback. A card without a row yet is locked
+//! just the same, which `SELECT … FOR UPDATE` could not do.
 
 use std::collections::HashMap;
 
@@ -26,6 +30,35 @@ pub struct CardStateStore<'a, C: GenericClient> {
 impl<'a, C: GenericClient> CardStateStore<'a, C> {
     pub fn new(client: &'a C) -> Self {
         CardStateStore { client }
+    }
+
+    /// Locks `cc_nums` until the end of the current transaction, waiting while another
+    /// transaction holds any of them; one statement. Call it inside a transaction,
+    /// before [`load`](Self::load): the load then sees what the previous holder committed.
+    ///
+    /// A card number is 64 bits: it is the lock's key exactly (the two-key form of
+    /// `pg_advisory_xact_lock`, high and low halves), so two cards never share a lock.
+    pub async fn lock(&self, cc_nums: &[u64]) -> Result<(), DbError> {
+        if cc_nums.is_empty() {
+            return Ok(());
+        }
+        let mut cards = cc_nums.to_vec();
+        cards.sort_unstable();
+        cards.dedup();
+        let (high, low): (Vec<i32>, Vec<i32>) = cards
+            .iter()
+            .map(|c| ((c >> 32) as u32 as i32, *c as u32 as i32))
+            .unzip();
+        self.client
+            .query_typed(
+                "SELECT pg_advisory_xact_lock(k.high, k.low)
+                 FROM UNNEST($1::int4[], $2::int4[]) WITH ORDINALITY AS k(high, low, n)
+                 ORDER BY k.n",
+                &[(&high, Type::INT4_ARRAY), (&low, Type::INT4_ARRAY)],
+            )
+            .await
+            .map_err(DbError::query("lock card_history"))?;
+        Ok(())
     }
 
     /// The stored histories of `cc_nums`, in one query. Cards never saved are absent

@@ -358,3 +358,53 @@ async fn ledger_and_card_state_roll_back_together() {
         h
     );
 }
+
+#[tokio::test]
+async fn a_locked_card_waits_for_the_holder_to_commit_and_other_cards_do_not() {
+    let db = ScratchDatabase::create().await;
+    let mut first = db.migrated().await;
+    let mut second = db.connect().await;
+    let mut third = db.connect().await;
+    // Card numbers above i64::MAX and ones sharing their low 32 bits are distinct locks.
+    let (card, other) = (u64::MAX - 1, (u64::MAX - 1) & 0xFFFF_FFFF);
+
+    let holder = first.transaction().await.unwrap();
+    CardStateStore::new(&holder).lock(&[card]).await.unwrap();
+
+    let other_txn = third.transaction().await.unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        CardStateStore::new(&other_txn).lock(&[other]),
+    )
+    .await
+    .expect("a different card is not blocked")
+    .unwrap();
+    other_txn.commit().await.unwrap();
+
+    let waiter = second.transaction().await.unwrap();
+    {
+        let waiter_store = CardStateStore::new(&waiter);
+        let cards = [card, other];
+        let waiting = waiter_store.lock(&cards);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(300), &mut waiting)
+                .await
+                .is_err(),
+            "the second transaction must wait while the first holds the card"
+        );
+        CardStateStore::new(&holder)
+            .save(&[(card, &history(card, 2))])
+            .await
+            .unwrap();
+        holder.commit().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("granted once the holder committed")
+            .unwrap();
+        // What the holder saved is what the waiter now reads.
+        let loaded = waiter_store.load(&[card]).await.unwrap();
+        assert_eq!(loaded[&card].len(), 2);
+    }
+    waiter.commit().await.unwrap();
+}

@@ -6,8 +6,9 @@
 //! - The model comes from [`fraud_aws::ModelCache`]: loaded once per container, cached
 //!   in memory and `/tmp`, swapped when a new version is promoted.
 //! - Per-card history lives in Postgres (`card_history`), loaded and saved once per
-//!   batch. Payments are keyed by card, so one card is only ever in one partition and
-//!   one batch at a time: no two invocations write the same card concurrently.
+//!   batch. The batch's cards are locked first (transaction-scoped advisory locks, in
+//!   card order), so when a producer does not key by card and one card's payments are in
+//!   two invocations at once, one waits for the other: no update is lost or counted twice.
 //! - Redelivery never double-counts: every `trans_num` is claimed in the
 //!   `scored_transactions` ledger inside the same database transaction that saves the
 //!   histories, after the side effects succeeded. A redelivered payment is recognised
@@ -278,8 +279,27 @@ impl Scorer {
                 .as_deref()
                 .map(|v| base64::engine::general_purpose::STANDARD.decode(v));
             match bytes {
-                Some(Ok(bytes)) => match Transaction::from_json(&bytes) {
-                    Ok(tx) => payments.push((tx, id, r.timestamp.0.timestamp_millis())),
+                Some(Ok(bytes)) => match fraud_core::message::decode(&bytes) {
+                    Ok(decoded) => {
+                        let published_at = r.timestamp.0.timestamp_millis();
+                        let rows = decoded.payments.len();
+                        for payment in decoded.payments {
+                            match payment {
+                                Ok(tx) => payments.push((tx, id.clone(), published_at)),
+                                // One bad row of a frame: the others go on.
+                                Err(row) => letters.push((
+                                    DeadLetter::new(
+                                        "score",
+                                        &id,
+                                        format!("row {} of {rows}: {}", row.line, row.reason),
+                                        row.trans_num,
+                                        row.raw,
+                                    ),
+                                    id.clone(),
+                                )),
+                            }
+                        }
+                    }
                     Err(e) => {
                         let raw = String::from_utf8_lossy(&bytes).into_owned();
                         letters.push((DeadLetter::new("score", &id, e.to_string(), None, raw), id));
@@ -307,20 +327,30 @@ impl Scorer {
                 )),
             }
         }
-        for (letter, id) in &letters {
-            let sent = fraud_kafka::publish_dead_letters(
+        // All at once; each one's delivery is awaited on its own, so one that cannot be
+        // written asks for its record's redelivery without holding up the others.
+        let sent = futures::future::join_all(letters.iter().map(|(letter, _)| {
+            fraud_kafka::publish_dead_letters(
                 &self.producer,
                 &self.config.dlq_topic,
                 std::slice::from_ref(letter),
             )
-            .await;
+        }))
+        .await;
+        for ((_, id), sent) in letters.iter().zip(sent) {
             match sent {
                 Ok(()) => response.dead_lettered += 1,
                 Err(e) => {
                     tracing::error!(record = %id, error = %e, "cannot dead-letter a record; asking for redelivery");
-                    response.batch_item_failures.push(ItemFailure {
-                        item_identifier: id.clone(),
-                    });
+                    if !response
+                        .batch_item_failures
+                        .iter()
+                        .any(|f| f.item_identifier == *id)
+                    {
+                        response.batch_item_failures.push(ItemFailure {
+                            item_identifier: id.clone(),
+                        });
+                    }
                 }
             }
         }
@@ -350,8 +380,13 @@ impl Scorer {
                 query: "begin",
                 error,
             })?;
-        let mut histories: HashMap<u64, CardHistory> =
-            CardStateStore::new(&txn).load(&cards).await?;
+        // The batch's cards are locked before their histories are read, and stay locked
+        // until the commit: producers that do not key by card put one card on several
+        // partitions, so another invocation may be scoring it right now. Both statements
+        // go out at once (one round trip); the load runs after the lock is granted.
+        let store = CardStateStore::new(&txn);
+        let (_, mut histories): ((), HashMap<u64, CardHistory>) =
+            futures::future::try_join(store.lock(&cards), store.load(&cards)).await?;
         let load_ms = ms(t);
         let t = std::time::Instant::now();
 
@@ -397,15 +432,16 @@ impl Scorer {
             .filter_map(|c| histories.get(c).map(|h| (*c, h)))
             .collect();
         let ledger = ScoredLedger::new(&txn);
-        let store = CardStateStore::new(&txn);
         let effects = async {
             let fresh: HashSet<String> = ledger.claim(&rows).await?.into_iter().collect();
             let claim_ms = ms(t);
             let mut duplicates = 0;
             let mut scored = Vec::with_capacity(fresh.len());
             let mut alerts = Vec::new();
+            let mut fresh = fresh;
             for (tx, id, published_at, score) in &candidates {
-                if !fresh.contains(&score.trans_num) {
+                // Taken out once used: a trans_num twice in one batch counts once.
+                if !fresh.remove(&score.trans_num) {
                     duplicates += 1;
                     continue;
                 }

@@ -157,3 +157,186 @@ async fn without_any_model_the_batch_fails_so_it_is_retried_not_lost() {
         0
     );
 }
+
+/// `event`, with every record moved to `partition`.
+fn on_partition(
+    mut event: aws_lambda_events::event::kafka::KafkaEvent,
+    partition: i64,
+) -> aws_lambda_events::event::kafka::KafkaEvent {
+    let records: Vec<_> = event
+        .records
+        .drain()
+        .flat_map(|(_, records)| records)
+        .map(|mut r| {
+            r.partition = partition;
+            r
+        })
+        .collect();
+    event.records = std::collections::HashMap::from([(format!("payments-{partition}"), records)]);
+    event
+}
+
+#[tokio::test]
+async fn one_cards_payments_in_two_concurrent_invocations_are_each_in_its_history_once() {
+    // Producers that key by a constant, by trans_num or not at all put one card's
+    // payments on several partitions, so two invocations can score the same card at
+    // once. Without the card locks, one invocation's history save overwrites the other's.
+    let stack = Stack::new().await;
+    let artifact = train(generated(200, 45, 4), 4);
+    let store = ModelStore::new(stack.s3.clone(), stack.models_bucket.clone());
+    let uri = store.put(&artifact).await.unwrap();
+    store.promote(&artifact, &uri).await.unwrap();
+    // Two containers, as two concurrent invocations would get.
+    let a = Scorer::new(stack.config(), &stack.aws).await.unwrap();
+    let b = Scorer::new(stack.config(), &stack.aws).await.unwrap();
+    let live: Vec<Transaction> = Generator::new(GeneratorConfig {
+        customers: 200,
+        days: 6,
+        seed: 4,
+        start: chrono::NaiveDate::from_ymd_opt(2019, 2, 20).unwrap(),
+        ..GeneratorConfig::default()
+    })
+    .unwrap()
+    .all()
+    .collect();
+    let mut expected: std::collections::BTreeMap<u64, usize> = Default::default();
+    for tx in &live {
+        *expected.entry(tx.cc_num).or_default() += 1;
+    }
+    // Every card's payments alternate between the two invocations, in several rounds.
+    let rounds: Vec<&[Transaction]> = live.chunks(live.len().div_ceil(4)).collect();
+    let mut offset = 0;
+    for round in rounds {
+        let (even, odd): (Vec<_>, Vec<_>) = round.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let even: Vec<Transaction> = even.into_iter().map(|(_, t)| t.clone()).collect();
+        let odd: Vec<Transaction> = odd.into_iter().map(|(_, t)| t.clone()).collect();
+        let (ra, rb) = tokio::join!(
+            a.handle(on_partition(event(&even, offset, &[]), 0)),
+            b.handle(on_partition(event(&odd, offset, &[]), 1)),
+        );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.scored + rb.scored, round.len());
+        offset += round.len() as i64;
+    }
+    let client = stack.db.connect().await;
+    let cards: Vec<u64> = expected.keys().copied().collect();
+    let histories = fraud_db::CardStateStore::new(&client)
+        .load(&cards)
+        .await
+        .unwrap();
+    let lost: Vec<(u64, usize, usize)> = expected
+        .iter()
+        .filter_map(|(card, n)| {
+            let have = histories.get(card).map_or(0, |h| h.len());
+            (have != *n).then_some((*card, *n, have))
+        })
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} cards' histories do not hold each payment once (card, payments, in history): {:?}",
+        lost.len(),
+        expected.len(),
+        &lost[..lost.len().min(5)]
+    );
+    assert_eq!(
+        fraud_db::ScoredLedger::new(&client).count().await.unwrap(),
+        live.len() as u64
+    );
+}
+
+#[tokio::test]
+async fn every_encoding_producers_write_is_scored_and_the_label_is_kept_with_the_result() {
+    use serde_json::{json, Value};
+    let stack = Stack::new().await;
+    let artifact = train(generated(200, 45, 5), 5);
+    let store = ModelStore::new(stack.s3.clone(), stack.models_bucket.clone());
+    let uri = store.put(&artifact).await.unwrap();
+    store.promote(&artifact, &uri).await.unwrap();
+    let scorer = Scorer::new(stack.config(), &stack.aws).await.unwrap();
+    let live: Vec<Transaction> = Generator::new(GeneratorConfig {
+        customers: 200,
+        days: 1,
+        seed: 5,
+        start: chrono::NaiveDate::from_ymd_opt(2019, 2, 20).unwrap(),
+        ..GeneratorConfig::default()
+    })
+    .unwrap()
+    .all()
+    .take(9)
+    .collect();
+    assert_eq!(live.len(), 9);
+    // The API's body (a JSON string holding a split frame) of three payments, as is.
+    let api_body = fraud_core::api_frame::encode_body(&live[0..3], 0, true);
+    // A split frame object of two payments, wrapped under one key.
+    let frame: Value =
+        serde_json::from_slice::<Value>(&fraud_core::api_frame::encode_body(&live[3..5], 3, true))
+            .map(|v| serde_json::from_str(v.as_str().unwrap()).unwrap())
+            .unwrap();
+    let wrapped = json!({ "transaction": frame }).to_string();
+    // Flat objects with ISO 8601 time, with current_time, with unix_time in ms.
+    let flat = |tx: &Transaction, field: &str, value: Value| {
+        let mut v = serde_json::to_value(tx).unwrap();
+        let map = v.as_object_mut().unwrap();
+        map.remove("trans_date_trans_time");
+        map.remove("unix_time");
+        map.insert(field.into(), value);
+        v.to_string()
+    };
+    let iso = flat(
+        &live[5],
+        "trans_date_trans_time",
+        json!(live[5]
+            .trans_date_trans_time
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()),
+    );
+    let current = flat(&live[6], "current_time", json!(live[6].event_time() * 1000));
+    let unix_ms = flat(&live[7], "unix_time", json!(live[7].event_time() * 1000));
+    let ours = live[8].to_json();
+    let batch = event(
+        &[],
+        0,
+        &[
+            &api_body,
+            wrapped.as_bytes(),
+            iso.as_bytes(),
+            current.as_bytes(),
+            unix_ms.as_bytes(),
+            &ours,
+            b"[1,2]",
+        ],
+    );
+    let response = scorer.handle(batch).await.unwrap();
+    assert_eq!(response.received, 7);
+    assert_eq!(response.scored, 9, "{response:?}");
+    assert_eq!(response.dead_lettered, 1);
+
+    // Each payment's result carries the label it came with.
+    let list = stack
+        .s3
+        .list_objects_v2()
+        .bucket(&stack.results_bucket)
+        .send()
+        .await
+        .unwrap();
+    let mut labels = std::collections::BTreeMap::new();
+    for object in list.contents() {
+        let bytes = fraud_aws::get_bytes(&stack.s3, &stack.results_bucket, object.key().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let v: Value = serde_json::from_slice(line).unwrap();
+            labels.insert(
+                v["trans_num"].as_str().unwrap().to_owned(),
+                v["is_fraud"].as_bool(),
+            );
+        }
+    }
+    let expected: std::collections::BTreeMap<String, Option<bool>> = live
+        .iter()
+        .map(|tx| (tx.trans_num.clone(), tx.is_fraud))
+        .collect();
+    assert!(expected.values().all(Option::is_some));
+    assert_eq!(labels, expected);
+}
