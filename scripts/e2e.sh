@@ -93,7 +93,7 @@ echo "uploaded to s3://$FRAUD_DATA_BUCKET/train/$RUN_ID.csv"
 step "4. Functions behind the Lambda Invoke API (cargo lambda watch), simulator, webhook"
 "$BIN/fraud-bridge" webhook-sink --addr "127.0.0.1:$SINK_PORT" --secret "$WEBHOOK_SECRET" --out "$OUT/alerts.jsonl" > "$OUT/sink.log" 2>&1 &
 pids+=($!)
-"$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers "$CUSTOMERS" --start 2019-05-01 --seed "${SIM_SEED:-$(date +%s)}" --include-label > "$OUT/sim.log" 2>&1 &
+"$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers "$CUSTOMERS" --start 2019-05-01 --seed "${SIM_SEED:-$(date +%s)}" > "$OUT/sim.log" 2>&1 &
 pids+=($!)
 ( set -a; . "$OUT/functions.env"; set +a
   exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --concurrency "$WATCH_CONCURRENCY" --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &

@@ -133,7 +133,7 @@ ENV
     --out "$OUT/alerts.jsonl" > "$OUT/sink.log" 2>&1 &
   pids+=($!)
   "$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers 300 \
-    --start 2019-06-01 --seed "$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')" --include-label > "$OUT/sim.log" 2>&1 &
+    --start 2019-06-01 --seed "$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')" > "$OUT/sim.log" 2>&1 &
   pids+=($!)
   start_watch
   wait_port "$SINK_PORT" sink && wait_port "$SIM_PORT" sim && wait_port "$INVOKE_PORT" watch

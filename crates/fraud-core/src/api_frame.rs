@@ -3,8 +3,9 @@
 //! `GET /current-transactions` answers with a JSON *string* whose content is a pandas
 //! `DataFrame.to_json(orient="split")` frame: `{"columns":[...],"index":[...],"data":[[...]]}`.
 //! The event time is the column `current_time` in epoch milliseconds; the columns
-//! `trans_date_trans_time` and `unix_time` are absent. A body holding the frame object
-//! directly (not wrapped in a string) is accepted too.
+//! `trans_date_trans_time` and `unix_time` are absent. The API carries the label:
+//! `is_fraud` (0/1) comes just before `current_time` (see [`api_columns`]). A body holding
+//! the frame object directly (not wrapped in a string) is accepted too.
 
 use serde::{Deserialize, Serialize};
 
@@ -126,23 +127,30 @@ fn parse_row(columns: &[String], row: &[serde_json::Value]) -> Result<Transactio
     .map_err(|e| e.to_string())
 }
 
-/// Columns the API sends, in order: the required Sparkov columns, then `current_time`.
+/// Columns the real API sends, in its order: the required Sparkov columns (`cc_num` …
+/// `merch_long`), then the label `is_fraud`, then `current_time`.
 pub fn api_columns() -> impl Iterator<Item = &'static str> {
-    REQUIRED_COLUMNS.into_iter().chain([API_TIME_COLUMN])
+    REQUIRED_COLUMNS
+        .into_iter()
+        .chain([LABEL_COLUMN, API_TIME_COLUMN])
 }
 
-/// Encodes transactions the way the reference API does: a JSON string holding the split
-/// frame. `is_fraud` is added as the last column when `include_label` is set (useful for
-/// demos; the live API does not know the label).
+/// The label column, which the real API sends just before `current_time`.
+const LABEL_COLUMN: &str = "is_fraud";
+
+/// Encodes transactions the way the real API does: a JSON string holding the split frame
+/// with [`api_columns`] in their order and the types pandas writes (`is_fraud` 0/1, or
+/// `null` for a transaction without a label). With `include_label` off the `is_fraud`
+/// column is left out, for an unlabelled feed.
 pub fn encode_body<'a>(
     txs: impl IntoIterator<Item = &'a Transaction>,
     first_index: u64,
     include_label: bool,
 ) -> Vec<u8> {
-    let mut columns: Vec<String> = api_columns().map(str::to_owned).collect();
-    if include_label {
-        columns.push("is_fraud".into());
-    }
+    let columns: Vec<String> = api_columns()
+        .filter(|c| include_label || *c != LABEL_COLUMN)
+        .map(str::to_owned)
+        .collect();
     let mut index = Vec::new();
     let mut data = Vec::new();
     for (i, tx) in txs.into_iter().enumerate() {
@@ -172,11 +180,11 @@ pub fn encode_body<'a>(
             json!(tx.trans_num),
             json!(tx.merch_lat),
             json!(tx.merch_long),
-            json!(tx.event_time() * 1000),
         ];
         if include_label {
             row.push(json!(tx.is_fraud.map(u8::from)));
         }
+        row.push(json!(tx.event_time() * 1000));
         data.push(row);
     }
     let frame = SplitFrame {
@@ -241,5 +249,67 @@ mod tests {
         ));
         let err = parse_body(br#"{"rows": []}"#).unwrap_err();
         assert!(err.to_string().contains("missing field `columns`"), "{err}");
+    }
+
+    /// The real API's columns, in its order.
+    const REAL_API_COLUMNS: [&str; 21] = [
+        "cc_num",
+        "merchant",
+        "category",
+        "amt",
+        "first",
+        "last",
+        "gender",
+        "street",
+        "city",
+        "state",
+        "zip",
+        "lat",
+        "long",
+        "city_pop",
+        "job",
+        "dob",
+        "trans_num",
+        "merch_lat",
+        "merch_long",
+        "is_fraud",
+        "current_time",
+    ];
+
+    fn encoded_frame(tx: &Transaction, include_label: bool) -> SplitFrame {
+        let body = encode_body([tx], 3, include_label);
+        let inner: String = serde_json::from_slice(&body).unwrap();
+        serde_json::from_str(&inner).unwrap()
+    }
+
+    #[test]
+    fn encoded_body_has_the_real_api_columns_with_the_label_before_current_time() {
+        assert_eq!(api_columns().collect::<Vec<_>>(), REAL_API_COLUMNS);
+        let mut tx = parse_body(REFERENCE_BODY.as_bytes()).unwrap()[0]
+            .clone()
+            .unwrap();
+        tx.is_fraud = Some(true);
+        let frame = encoded_frame(&tx, true);
+        assert_eq!(frame.columns, REAL_API_COLUMNS);
+        let row = &frame.data[0];
+        assert_eq!(row[19], serde_json::json!(1), "is_fraud as an integer");
+        assert_eq!(row[20], serde_json::json!(1546323240000u64), "current_time");
+        assert_eq!(parse_body(&encode_body([&tx], 3, true)).unwrap()[0], Ok(tx));
+    }
+
+    #[test]
+    fn unlabelled_body_leaves_only_is_fraud_out() {
+        let mut tx = parse_body(REFERENCE_BODY.as_bytes()).unwrap()[0]
+            .clone()
+            .unwrap();
+        tx.is_fraud = Some(false);
+        let frame = encoded_frame(&tx, false);
+        let expected: Vec<&str> = REAL_API_COLUMNS
+            .into_iter()
+            .filter(|c| *c != "is_fraud")
+            .collect();
+        assert_eq!(frame.columns, expected);
+        assert_eq!(frame.data[0].len(), expected.len());
+        assert_eq!(frame.data[0][19], serde_json::json!(1546323240000u64));
     }
 }

@@ -7,6 +7,23 @@
 //! chosen pace, and injects the faults a real API shows (error statuses, slow answers,
 //! broken bodies, repeated pages) when a test asks through `POST /faults`.
 //!
+//! By default a call answers like the real API: a JSON string holding a pandas split
+//! frame with the real API's columns in its order (`cc_num` … `merch_long`, `is_fraud`,
+//! `current_time`) and types, **one payment per call**. Settings (flags of the
+//! `payments-sim` binary, fields of [`SimConfig`]):
+//!
+//! - `--batch-size N` ([`SimConfig::batch_size`], default 1): most payments per call.
+//! - `--no-label` ([`SimConfig::include_label`] `false`): leave the `is_fraud` column out,
+//!   for an unlabelled feed. `--include-label` is still accepted and does nothing (the
+//!   label is sent by default).
+//! - `--rate-limit-per-minute N` ([`SimConfig::rate_limit`], default none): like the real
+//!   API (about 5 calls a minute), at most `N` calls in any 60 s; a call past that answers
+//!   `429 Too Many Requests` with a `Retry-After` header (whole seconds until a call is
+//!   admitted again) and a JSON error body, and takes no payment. `/stats` counts such
+//!   calls as `rate_limited`. Refused calls do not count towards the limit, and the limit
+//!   applies before any queued fault (a refused call uses none).
+//! - `--rate R`: pace the source at `R` payments per second since start.
+//!
 //! Integration tests of other crates start one on an ephemeral port:
 //!
 //! ```no_run
@@ -24,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 mod faults;
+mod limit;
 mod pace;
 mod server;
 mod source;
@@ -39,6 +57,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultError, FaultSpec, Malformation, MAX_DELAY_MS};
 pub use fraud_generator::GeneratorConfig;
+pub use limit::{RateLimit, MAX_RATE_LIMIT_WINDOW};
 pub use source::SourceConfig;
 
 /// Largest batch a call may return; the reference API serves small pages.
@@ -57,24 +76,30 @@ pub struct SimConfig {
     /// Cap in transactions per second since start; 0 means none (every call returns a
     /// full batch until the source ends).
     pub rate: f64,
-    /// Add the `is_fraud` label as the last column (the live API does not know it).
+    /// Send the `is_fraud` label, as the real API does (just before `current_time`);
+    /// `false` leaves the column out, for an unlabelled feed.
     pub include_label: bool,
+    /// At most this many calls of `GET /current-transactions` per window; the others
+    /// answer 429 with `Retry-After`. `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
     /// Faults queued before the first call, as if posted to `/faults`.
     pub faults: Vec<FaultSpec>,
 }
 
 impl Default for SimConfig {
-    /// The generator with its default seed, customers and start, a year long; batches of
-    /// 10; no rate cap; no label; no faults.
+    /// Like the real API: the generator with its default seed, customers and start, a
+    /// year long; one payment per call; the label included; no pacing, no rate limit, no
+    /// faults.
     fn default() -> Self {
         SimConfig {
             source: SourceConfig::Generator(GeneratorConfig {
                 days: DEFAULT_DAYS,
                 ..GeneratorConfig::default()
             }),
-            batch_size: 10,
+            batch_size: 1,
             rate: 0.0,
-            include_label: false,
+            include_label: true,
+            rate_limit: None,
             faults: Vec::new(),
         }
     }
@@ -98,6 +123,9 @@ impl SimConfig {
                     self.rate
                 ),
             });
+        }
+        if let Some(reason) = self.rate_limit.as_ref().and_then(RateLimit::problem) {
+            return Err(SimError::InvalidConfig { reason });
         }
         Ok(())
     }
@@ -139,6 +167,7 @@ pub fn router(config: SimConfig) -> Result<axum::Router, SimError> {
         config.batch_size,
         config.rate,
         config.include_label,
+        config.rate_limit,
         kind,
     );
     Ok(server::routes(Arc::new(shared)))
@@ -197,6 +226,13 @@ fn start(config: SimConfig, listener: &TcpListener) -> Result<axum::Router, SimE
         config.include_label,
         config.faults.len(),
     );
+    let (rate_limit_calls, rate_limit_window_ms) = match config.rate_limit {
+        Some(limit) => (
+            Some(limit.calls),
+            Some(u64::try_from(limit.window.as_millis()).unwrap_or(u64::MAX)),
+        ),
+        None => (None, None),
+    };
     let app = router(config)?;
     tracing::info!(
         %addr,
@@ -204,6 +240,8 @@ fn start(config: SimConfig, listener: &TcpListener) -> Result<axum::Router, SimE
         batch_size,
         rate,
         include_label,
+        rate_limit_calls,
+        rate_limit_window_ms,
         startup_faults = faults,
         "payments simulator listening"
     );

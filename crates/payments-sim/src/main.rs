@@ -12,30 +12,48 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
-use payments_sim::{FaultSpec, GeneratorConfig, SimConfig, SourceConfig};
+use payments_sim::{FaultSpec, GeneratorConfig, RateLimit, SimConfig, SourceConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Serve `GET /current-transactions` like the reference payments API, from generated or
 /// CSV transactions, with faults on demand (`POST /faults`).
+///
+/// By default a call answers like the real API: a JSON string holding a pandas split
+/// frame with the real API's columns, order and types (`is_fraud` included, before
+/// `current_time`), one payment per call, no rate limit.
 #[derive(Debug, Parser)]
-#[command(name = "payments-sim", version, about, long_about = None)]
+#[command(name = "payments-sim", version, about)]
 struct Cli {
     /// Address to listen on.
     #[arg(long, env = "SIM_ADDR", default_value = "127.0.0.1:8000")]
     addr: SocketAddr,
 
-    /// Most transactions returned by one call.
-    #[arg(long, env = "SIM_BATCH_SIZE", default_value_t = 10)]
+    /// Most transactions returned by one call (the real API sends one).
+    #[arg(long, env = "SIM_BATCH_SIZE", default_value_t = 1)]
     batch_size: usize,
 
     /// Cap in transactions per second since start (0 = no cap: full batches).
     #[arg(long, env = "SIM_RATE", default_value_t = 0.0)]
     rate: f64,
 
-    /// Add the `is_fraud` label as the last column.
-    #[arg(long, env = "SIM_INCLUDE_LABEL", action = ArgAction::SetTrue,
+    /// Leave the `is_fraud` column out (an unlabelled feed; the real API sends the label).
+    #[arg(long, env = "SIM_NO_LABEL", action = ArgAction::SetTrue,
           value_parser = BoolishValueParser::new())]
+    no_label: bool,
+
+    /// Accepted for old scripts and ignored: the label is sent by default.
+    #[arg(long, hide = true, action = ArgAction::SetTrue, conflicts_with = "no_label")]
     include_label: bool,
+
+    /// Answer calls past N in any 60 s with 429 Too Many Requests and a Retry-After
+    /// header (whole seconds), taking no payment; the real API allows about 5. 0 = no limit.
+    #[arg(
+        long,
+        env = "SIM_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    rate_limit_per_minute: u32,
 
     /// Replay this Sparkov CSV instead of generating (bad rows are skipped and counted).
     #[arg(long, env = "SIM_CSV")]
@@ -108,7 +126,9 @@ impl Cli {
             source,
             batch_size: self.batch_size,
             rate: self.rate,
-            include_label: self.include_label,
+            include_label: !self.no_label,
+            rate_limit: (self.rate_limit_per_minute > 0)
+                .then(|| RateLimit::per_minute(self.rate_limit_per_minute)),
             faults: self.faults.iter().flat_map(|f| f.0.clone()).collect(),
         }
     }
@@ -184,13 +204,34 @@ mod tests {
     }
 
     #[test]
-    fn defaults_serve_the_generator_in_batches_of_ten() {
+    fn defaults_serve_the_generator_one_labelled_payment_per_call_without_limit() {
         let config = Cli::try_parse_from(["payments-sim"]).unwrap().config();
-        assert_eq!(config.batch_size, 10);
+        assert_eq!(config.batch_size, 1);
         assert_eq!(config.rate, 0.0);
-        assert!(!config.include_label);
+        assert!(config.include_label);
+        assert_eq!(config.rate_limit, None);
         assert!(matches!(config.source, SourceConfig::Generator(_)));
         assert!(config.faults.is_empty());
+        assert_eq!(config, SimConfig::default(), "the library's defaults too");
+    }
+
+    #[test]
+    fn no_label_and_rate_limit_flags_set_the_config() {
+        let config =
+            Cli::try_parse_from(["payments-sim", "--no-label", "--rate-limit-per-minute", "5"])
+                .unwrap()
+                .config();
+        assert!(!config.include_label);
+        assert_eq!(config.rate_limit, Some(RateLimit::per_minute(5)));
+    }
+
+    #[test]
+    fn include_label_is_accepted_as_a_no_op_but_not_with_no_label() {
+        let config = Cli::try_parse_from(["payments-sim", "--include-label"])
+            .unwrap()
+            .config();
+        assert!(config.include_label);
+        assert!(Cli::try_parse_from(["payments-sim", "--include-label", "--no-label"]).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The HTTP face of the simulator: routes, handlers and the state they share.
 //!
 //! `GET /current-transactions` is the endpoint the pipeline polls; it answers exactly as
-//! the reference API does (a JSON string holding a pandas split frame). The other routes
+//! the reference API does (a JSON string holding a pandas split frame), and past the rate
+//! limit, if one is set, `429 Too Many Requests` with `Retry-After`. The other routes
 //! exist for operators and tests: `/health`, `/stats`, and `/faults` to make the next
 //! calls misbehave.
 
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,6 +20,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::faults::{malform, FaultQueue, FaultResponse, FaultSpec, Malformation};
+use crate::limit::{retry_after_secs, CallWindow, RateLimit};
 use crate::pace::Pace;
 use crate::source::Source;
 
@@ -28,6 +30,7 @@ pub(crate) struct Shared {
     batch_size: usize,
     rate: f64,
     include_label: bool,
+    rate_limit: Option<RateLimit>,
     source_kind: &'static str,
     pace: Pace,
     started: Instant,
@@ -42,13 +45,17 @@ struct SimState {
     /// Body of the last page that held transactions, for `duplicate_last`.
     last_page: Option<Bytes>,
     faults: FaultQueue,
+    /// Calls admitted within the rate limit's window, when there is a limit.
+    limiter: Option<CallWindow>,
     counters: Counters,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 struct Counters {
-    /// Calls to `GET /current-transactions`, faulted or not.
+    /// Calls to `GET /current-transactions`, faulted, rate-limited or not.
     calls: u64,
+    /// Calls answered 429 because of the rate limit (they took no payment).
+    rate_limited: u64,
     /// Pages served from the source (empty ones included).
     pages: u64,
     empty_pages: u64,
@@ -73,6 +80,7 @@ impl Shared {
         batch_size: usize,
         rate: f64,
         include_label: bool,
+        rate_limit: Option<RateLimit>,
         source_kind: &'static str,
     ) -> Self {
         let started = Instant::now();
@@ -82,11 +90,13 @@ impl Shared {
                 served: 0,
                 last_page: None,
                 faults,
+                limiter: rate_limit.map(CallWindow::new),
                 counters: Counters::default(),
             }),
             batch_size,
             rate,
             include_label,
+            rate_limit,
             source_kind,
             pace: Pace::new(rate, started),
             started,
@@ -148,10 +158,45 @@ fn json_body(status: StatusCode, body: Bytes) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// The 429 of a call past the rate limit: `Retry-After` in whole seconds and a JSON body.
+fn rate_limited_response(limit: RateLimit, retry_after: u64) -> Response {
+    let body = json!({
+        "error": format!(
+            "rate limit exceeded: at most {} calls per {} ms; retry after {retry_after} s",
+            limit.calls,
+            limit.window.as_millis()
+        ),
+        "status": 429,
+        "retry_after_secs": retry_after,
+    });
+    let mut response = json_body(StatusCode::TOO_MANY_REQUESTS, Bytes::from(body.to_string()));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
 async fn current_transactions(State(shared): State<Arc<Shared>>) -> Response {
     let fault = {
         let mut state = shared.lock();
         state.counters.calls += 1;
+        // The limit comes first, like a gateway in front of the API: a refused call
+        // takes neither a payment nor a queued fault.
+        let refused = state
+            .limiter
+            .as_mut()
+            .and_then(|limiter| limiter.admit(Instant::now()).err());
+        if let (Some(wait), Some(limit)) = (refused, shared.rate_limit) {
+            state.counters.rate_limited += 1;
+            let retry_after = retry_after_secs(wait);
+            tracing::info!(
+                retry_after_secs = retry_after,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                rate_limited = state.counters.rate_limited,
+                "call refused by the rate limit"
+            );
+            return rate_limited_response(limit, retry_after);
+        }
         let fault = state.faults.next_call();
         if let Some(fault) = fault {
             let counters = &mut state.counters.faults_served;
@@ -238,8 +283,13 @@ async fn stats(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "batch_size": shared.batch_size,
         "rate": shared.rate,
         "include_label": shared.include_label,
+        "rate_limit": shared.rate_limit.map(|l| json!({
+            "calls": l.calls,
+            "window_ms": l.window.as_millis() as u64,
+        })),
         "uptime_ms": shared.started.elapsed().as_millis() as u64,
         "calls": c.calls,
+        "rate_limited": c.rate_limited,
         "pages": c.pages,
         "empty_pages": c.empty_pages,
         "transactions_served": state.served,

@@ -9,7 +9,7 @@ use fraud_core::api_frame::{parse_body, FrameError, SplitFrame};
 use fraud_core::csv_input::write_transactions;
 use fraud_core::Transaction;
 use fraud_generator::{Generator, GeneratorConfig};
-use payments_sim::{FaultSpec, Malformation, SimConfig, SimError, SourceConfig};
+use payments_sim::{FaultSpec, Malformation, RateLimit, SimConfig, SimError, SourceConfig};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -130,7 +130,7 @@ fn trans_nums(txs: &[Transaction]) -> Vec<String> {
     txs.iter().map(|t| t.trans_num.clone()).collect()
 }
 
-/// What the API can carry of a transaction: no `unix_time`, and the label only on request.
+/// What the API can carry of a transaction: no `unix_time`, and the label unless left out.
 fn as_served(tx: &Transaction, include_label: bool) -> Transaction {
     Transaction {
         unix_time: None,
@@ -162,7 +162,7 @@ async fn batches_are_sequential_and_non_overlapping() {
             served.push(tx);
         }
     }
-    let want: Vec<Transaction> = expected[..50].iter().map(|t| as_served(t, false)).collect();
+    let want: Vec<Transaction> = expected[..50].iter().map(|t| as_served(t, true)).collect();
     assert_eq!(served, want, "the generator's rows, in order");
 }
 
@@ -195,9 +195,7 @@ async fn csv_source_replays_the_file_and_skips_bad_rows() {
     lines.insert(3, "2019-01-01 00:00:00,not,enough,fields");
     let path = temp_csv("replay", &(lines.join("\n") + "\n"));
 
-    let mut sim_config = config(SourceConfig::Csv(path.clone()), 7);
-    sim_config.include_label = true;
-    let sim = Sim::start(sim_config).await;
+    let sim = Sim::start(config(SourceConfig::Csv(path.clone()), 7)).await;
     let mut served = Vec::new();
     loop {
         let page = sim.page().await;
@@ -241,18 +239,194 @@ async fn exhausted_source_returns_empty_frames_not_errors() {
 }
 
 #[tokio::test]
-async fn label_is_sent_only_when_asked() {
+async fn label_is_sent_unless_left_out() {
     let rows = generated(1)[..2].to_vec();
-    let plain = Sim::start(config(SourceConfig::Transactions(rows.clone()), 2)).await;
-    let body = plain.page_body().await;
-    assert!(!frame(&body).columns.iter().any(|c| c == "is_fraud"));
-    assert!(transactions(&body).iter().all(|t| t.is_fraud.is_none()));
+    let labelled = Sim::start(config(SourceConfig::Transactions(rows.clone()), 2)).await;
+    let body = labelled.page_body().await;
+    let columns = frame(&body).columns;
+    assert_eq!(
+        &columns[columns.len() - 2..],
+        ["is_fraud", "current_time"],
+        "the label just before current_time"
+    );
+    let want: Vec<Transaction> = rows.iter().map(|t| as_served(t, true)).collect();
+    assert_eq!(transactions(&body), want);
 
-    let mut labelled = config(SourceConfig::Transactions(rows), 2);
-    labelled.include_label = true;
-    let body = Sim::start(labelled).await.page_body().await;
-    assert_eq!(frame(&body).columns.last().unwrap(), "is_fraud");
-    assert!(transactions(&body).iter().all(|t| t.is_fraud.is_some()));
+    let mut unlabelled = config(SourceConfig::Transactions(rows.clone()), 2);
+    unlabelled.include_label = false;
+    let body = Sim::start(unlabelled).await.page_body().await;
+    assert!(!frame(&body).columns.iter().any(|c| c == "is_fraud"));
+    let want: Vec<Transaction> = rows.iter().map(|t| as_served(t, false)).collect();
+    assert_eq!(transactions(&body), want);
+}
+
+/// The real payments API's columns, in its order, with the JSON type pandas writes for
+/// each (`to_json(orient="split")`).
+const REAL_API_COLUMNS: [(&str, JsonType); 21] = [
+    ("cc_num", JsonType::Integer),
+    ("merchant", JsonType::String),
+    ("category", JsonType::String),
+    ("amt", JsonType::Float),
+    ("first", JsonType::String),
+    ("last", JsonType::String),
+    ("gender", JsonType::String),
+    ("street", JsonType::String),
+    ("city", JsonType::String),
+    ("state", JsonType::String),
+    ("zip", JsonType::Integer),
+    ("lat", JsonType::Float),
+    ("long", JsonType::Float),
+    ("city_pop", JsonType::Integer),
+    ("job", JsonType::String),
+    ("dob", JsonType::String),
+    ("trans_num", JsonType::String),
+    ("merch_lat", JsonType::Float),
+    ("merch_long", JsonType::Float),
+    ("is_fraud", JsonType::Integer),
+    ("current_time", JsonType::Integer),
+];
+
+/// A JSON value's type as Python's `json.loads` sees it: `56` is an int, `56.0` a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonType {
+    Integer,
+    Float,
+    String,
+}
+
+fn json_type(value: &Value) -> Option<JsonType> {
+    match value {
+        Value::Number(n) if n.is_f64() => Some(JsonType::Float),
+        Value::Number(_) => Some(JsonType::Integer),
+        Value::String(_) => Some(JsonType::String),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn default_answer_has_the_real_api_columns_order_and_types_one_payment_per_call() {
+    let sim = Sim::start(SimConfig::default()).await;
+    let expected: Vec<Transaction> = Generator::new(GeneratorConfig {
+        days: 1,
+        ..GeneratorConfig::default()
+    })
+    .unwrap()
+    .all()
+    .take(5)
+    .collect();
+    for (call, want) in expected.iter().enumerate() {
+        let body = sim.page_body().await;
+        // As a Python client reads it: json.loads gives a str, json.loads of that the frame.
+        let outer: Value = serde_json::from_slice(&body).unwrap();
+        let inner = outer.as_str().expect("the body is a JSON string");
+        let frame: serde_json::Map<String, Value> =
+            serde_json::from_str(inner).expect("the string holds a JSON object");
+        let mut keys: Vec<&str> = frame.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["columns", "data", "index"], "call {call}");
+        let columns: Vec<&str> = frame["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let want_columns: Vec<&str> = REAL_API_COLUMNS.iter().map(|(c, _)| *c).collect();
+        assert_eq!(columns, want_columns, "call {call}");
+        assert_eq!(frame["index"], json!([call]), "the row's integer index");
+        let data = frame["data"].as_array().unwrap();
+        assert_eq!(data.len(), 1, "call {call}: one payment per call");
+        let row = data[0].as_array().unwrap();
+        assert_eq!(row.len(), REAL_API_COLUMNS.len());
+        for ((column, want_type), value) in REAL_API_COLUMNS.iter().zip(row) {
+            // A ZIP code with a leading zero stays text: an integer would lose the zero.
+            let leading_zero_zip =
+                *column == "zip" && value.as_str().is_some_and(|z| z.starts_with('0'));
+            if !leading_zero_zip {
+                assert_eq!(
+                    json_type(value),
+                    Some(*want_type),
+                    "call {call}: {column} = {value}"
+                );
+            }
+        }
+        let at = |name: &str| &row[want_columns.iter().position(|c| *c == name).unwrap()];
+        assert!(
+            matches!(at("is_fraud").as_u64(), Some(0 | 1)),
+            "is_fraud 0/1"
+        );
+        assert_eq!(
+            at("current_time"),
+            &json!(want.event_time() * 1000),
+            "epoch ms"
+        );
+        assert_eq!(at("trans_num"), &json!(want.trans_num));
+        assert_eq!(at("dob"), &json!(want.dob.format("%Y-%m-%d").to_string()));
+        assert_eq!(transactions(&body), [as_served(want, true)], "call {call}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after_and_skips_no_payment() {
+    let rows = generated(1)[..6].to_vec();
+    let mut sim_config = config(SourceConfig::Transactions(rows.clone()), 1);
+    sim_config.rate_limit = Some(RateLimit {
+        calls: 3,
+        window: Duration::from_secs(2),
+    });
+    let sim = Sim::start(sim_config).await;
+    let mut served = Vec::new();
+    for _ in 0..3 {
+        served.extend(sim.page().await);
+    }
+
+    // A queued fault is not used up by a refused call.
+    sim.queue(FaultSpec::status(500, 1)).await;
+    for _ in 0..2 {
+        let response = sim
+            .client
+            .get(format!("{}/current-transactions", sim.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .expect("Retry-After in whole seconds");
+        assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], 429);
+        assert_eq!(body["retry_after_secs"], retry_after);
+        assert!(
+            body["error"].as_str().unwrap().contains("rate limit"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        sim.json("/faults").await["pending"],
+        json!([{"status": 500, "count": 1}])
+    );
+    let stats = sim.json("/stats").await;
+    assert_eq!(stats["rate_limited"], 2);
+    assert_eq!(stats["calls"], 5);
+    assert_eq!(stats["transactions_served"], 3);
+    assert_eq!(stats["rate_limit"], json!({"calls": 3, "window_ms": 2000}));
+
+    // Waiting what Retry-After said is enough.
+    let (_, body) = sim.get_raw("/current-transactions").await;
+    let retry_after = serde_json::from_slice::<Value>(&body).unwrap()["retry_after_secs"]
+        .as_u64()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    sim.client
+        .delete(format!("{}/faults", sim.base))
+        .send()
+        .await
+        .unwrap();
+    served.extend(sim.page().await);
+    assert_eq!(trans_nums(&served), trans_nums(&rows[..4]), "none skipped");
 }
 
 #[tokio::test]
@@ -423,6 +597,11 @@ async fn bad_settings_fail_at_startup() {
         .unwrap();
     assert!(matches!(err, SimError::Csv { .. }), "{err}");
     assert!(err.to_string().contains("/no/such.csv"), "{err}");
+
+    let mut no_calls = config(SourceConfig::Generator(small_generator()), 10);
+    no_calls.rate_limit = Some(RateLimit::per_minute(0));
+    let err = payments_sim::spawn(no_calls).await.err().unwrap();
+    assert!(err.to_string().contains("at least 1 call"), "{err}");
 
     let mut bad_fault = config(SourceConfig::Generator(small_generator()), 10);
     bad_fault.faults = vec![FaultSpec::status(42, 1)];

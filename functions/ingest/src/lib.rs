@@ -4,6 +4,11 @@
 //! and unusable pages go to the dead-letter topic with the reason and the raw record.
 //! Payments seen recently (same `trans_num`) are not republished.
 //!
+//! The API allows only a few calls a minute and answers the others `429 Too Many
+//! Requests` with `Retry-After`: the fetch waits that long and tries again (within
+//! `API_MAX_ATTEMPTS`), unless the wait exceeds `API_MAX_RETRY_AFTER_MS`, when the run
+//! fails at once; nothing is lost, as the API keeps the payment for the next tick.
+//!
 //! Invoked with `{"mode":"backfill","uri":"s3://bucket/key.csv"}` it streams a CSV from
 //! S3 into the topic instead.
 #![forbid(unsafe_code)]
@@ -17,6 +22,8 @@ use fraud_core::Transaction;
 use fraud_kafka::{publish_dead_letters, publish_transactions, DeadLetter, KafkaError};
 use fraud_lambda::{or_default, parsed, required, EnvError};
 use rdkafka::producer::FutureProducer;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -33,10 +40,15 @@ pub struct Config {
     pub dlq_topic: String,
     /// `API_TIMEOUT_MS` per request (default 5000).
     pub timeout: Duration,
-    /// `API_MAX_ATTEMPTS` (default 4).
+    /// `API_MAX_ATTEMPTS` (default 4): calls per run, rate-limited (429) ones included.
     pub max_attempts: u32,
     /// `API_BACKOFF_MS`: first retry delay, doubled each time (default 200).
     pub backoff: Duration,
+    /// `API_MAX_RETRY_AFTER_MS` (default 15000): longest `Retry-After` of a 429 that is
+    /// waited out before the next attempt; a longer one fails the run at once (the next
+    /// tick fetches again). Keep `API_MAX_ATTEMPTS - 1` such waits within the function's
+    /// timeout.
+    pub max_retry_after: Duration,
     /// `DEDUP_CAPACITY`: how many recent trans_nums are remembered (default 200000).
     pub dedup_capacity: usize,
 }
@@ -51,6 +63,7 @@ impl Config {
             timeout: Duration::from_millis(parsed("API_TIMEOUT_MS", 5000)?),
             max_attempts: parsed("API_MAX_ATTEMPTS", 4u32)?.max(1),
             backoff: Duration::from_millis(parsed("API_BACKOFF_MS", 200)?),
+            max_retry_after: Duration::from_millis(parsed("API_MAX_RETRY_AFTER_MS", 15_000)?),
             dedup_capacity: parsed("DEDUP_CAPACITY", 200_000usize)?,
         })
     }
@@ -65,6 +78,16 @@ pub enum IngestError {
         url: String,
         attempts: u32,
         last: String,
+    },
+    #[error(
+        "payments API {url} is rate-limiting (429) and asks to retry after {retry_after_secs} s \
+         (Retry-After), more than API_MAX_RETRY_AFTER_MS allows ({max_ms} ms); \
+         the next run fetches again"
+    )]
+    RateLimited {
+        url: String,
+        retry_after_secs: u64,
+        max_ms: u64,
     },
     #[error("{failed} of {total} payments could not be published: {first}")]
     Publish {
@@ -306,12 +329,39 @@ impl Ingestor {
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, IngestError> {
         let mut last = String::new();
         for attempt in 1..=self.config.max_attempts {
+            // How long the API asked us to wait (a 429's Retry-After).
+            let mut asked_wait = None;
             match self.http.get(url).send().await {
                 Ok(r) if r.status().is_success() => match r.bytes().await {
                     Ok(b) => return Ok(b.to_vec()),
                     Err(e) => last = format!("reading the body: {e}"),
                 },
-                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    let retry_after = retry_after(r.headers());
+                    match retry_after {
+                        Some(wait) if wait > self.config.max_retry_after => {
+                            let error = IngestError::RateLimited {
+                                url: url.to_owned(),
+                                retry_after_secs: wait.as_secs(),
+                                max_ms: millis(self.config.max_retry_after),
+                            };
+                            tracing::warn!(
+                                attempt,
+                                retry_after_secs = wait.as_secs(),
+                                max_retry_after_ms = millis(self.config.max_retry_after),
+                                "payments API rate limit: Retry-After beyond the cap, giving up this run"
+                            );
+                            return Err(error);
+                        }
+                        Some(wait) => {
+                            asked_wait = Some(wait);
+                            last =
+                                format!("status {} (Retry-After {} s)", r.status(), wait.as_secs());
+                        }
+                        None => last = format!("status {} (no usable Retry-After)", r.status()),
+                    }
+                }
+                Ok(r) if r.status().is_client_error() => {
                     return Err(IngestError::Api {
                         url: url.to_owned(),
                         attempts: attempt,
@@ -321,14 +371,29 @@ impl Ingestor {
                 Ok(r) => last = format!("status {}", r.status()),
                 Err(e) => last = e.to_string(),
             }
-            tracing::warn!(attempt, error = %last, "payments API request failed");
             if attempt < self.config.max_attempts {
-                tokio::time::sleep(
-                    self.config
-                        .backoff
-                        .saturating_mul(1 << (attempt - 1).min(10)),
-                )
-                .await;
+                let backoff = self
+                    .config
+                    .backoff
+                    .saturating_mul(1 << (attempt - 1).min(10));
+                // Honour the API's Retry-After, and never retry sooner than our own backoff.
+                let wait = asked_wait.map_or(backoff, |asked| asked.max(backoff));
+                tracing::warn!(
+                    attempt,
+                    max_attempts = self.config.max_attempts,
+                    error = %last,
+                    retry_after_ms = asked_wait.map(millis),
+                    wait_ms = millis(wait),
+                    "payments API request failed; retrying"
+                );
+                tokio::time::sleep(wait).await;
+            } else {
+                tracing::warn!(
+                    attempt,
+                    max_attempts = self.config.max_attempts,
+                    error = %last,
+                    "payments API request failed; no attempts left"
+                );
             }
         }
         Err(IngestError::Api {
@@ -336,5 +401,58 @@ impl Ingestor {
             attempts: self.config.max_attempts,
             last,
         })
+    }
+}
+
+/// A `Retry-After` header in whole seconds (the form the payments API uses); `None` when
+/// it is missing or not a number of seconds (an HTTP date is not supported).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    value.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    fn headers(retry_after: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(retry_after).unwrap());
+        headers
+    }
+
+    #[test]
+    fn retry_after_is_read_as_whole_seconds() {
+        assert_eq!(retry_after(&headers("12")), Some(Duration::from_secs(12)));
+        assert_eq!(retry_after(&headers(" 0 ")), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn missing_or_non_numeric_retry_after_is_none() {
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(retry_after(&headers("-3")), None);
+        assert_eq!(retry_after(&headers("1.5")), None);
+    }
+
+    #[test]
+    fn rate_limited_error_names_the_retry_after_and_the_setting() {
+        let error = IngestError::RateLimited {
+            url: "http://api/current-transactions".into(),
+            retry_after_secs: 40,
+            max_ms: 15_000,
+        };
+        let text = error.to_string();
+        assert!(text.contains("retry after 40 s (Retry-After)"), "{text}");
+        assert!(
+            text.contains("API_MAX_RETRY_AFTER_MS allows (15000 ms)"),
+            "{text}"
+        );
     }
 }

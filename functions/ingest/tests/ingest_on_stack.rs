@@ -1,16 +1,18 @@
 //! The ingest function against the payments API simulator and the real Kafka broker
 //! (Tansu): valid payments land on the topic keyed by card, exactly once; bad pages and
-//! rows land on the dead-letter topic with the reason; the API's failures are retried.
+//! rows land on the dead-letter topic with the reason; the API's failures are retried;
+//! its rate limit (429 with Retry-After) is waited out, or fails a run that would wait
+//! too long, without losing a payment.
 //!
 //! Needs `make stack-up`; fails (never skips) without it.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fraud_core::Transaction;
-use fraud_fn_ingest::{Config, IngestRequest, Ingestor};
+use fraud_fn_ingest::{Config, IngestError, IngestRequest, Ingestor};
 use fraud_generator::{Generator, GeneratorConfig};
-use payments_sim::{FaultSpec, Malformation, SimConfig, SourceConfig};
+use payments_sim::{FaultSpec, Malformation, RateLimit, SimConfig, SourceConfig};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -94,6 +96,7 @@ fn config(api: String, topic: &str, dlq: &str) -> Config {
         timeout: Duration::from_secs(2),
         max_attempts: 3,
         backoff: Duration::from_millis(20),
+        max_retry_after: Duration::from_secs(15),
         dedup_capacity: 10_000,
     }
 }
@@ -234,4 +237,117 @@ async fn an_api_that_keeps_failing_fails_the_run_so_the_schedule_retries() {
     let err = ingestor.handle(IngestRequest::default()).await.unwrap_err();
     assert!(err.to_string().contains("after 3 attempts"), "{err}");
     assert!(err.to_string().contains("503"), "{err}");
+}
+
+/// The trans_nums on `topic`, each message checked to be a payment keyed by its card.
+async fn published_trans_nums(topic: &str) -> Vec<String> {
+    drain(topic)
+        .await
+        .iter()
+        .map(|(key, payload)| {
+            let tx = Transaction::from_json(payload).unwrap();
+            assert_eq!(key.as_deref(), Some(tx.cc_num.to_string().as_str()));
+            tx.trans_num
+        })
+        .collect()
+}
+
+async fn sim_stats(addr: std::net::SocketAddr) -> serde_json::Value {
+    reqwest::get(format!("http://{addr}/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn polls_through_the_rate_limit_publish_every_payment_exactly_once() {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (topic, dlq) = topics(&suffix[..12]).await;
+    let txs = payments(8);
+    // The real API's shape: one payment per call (the default), few calls per window.
+    let sim = SimConfig {
+        source: SourceConfig::Transactions(txs.clone()),
+        rate_limit: Some(RateLimit {
+            calls: 2,
+            window: Duration::from_secs(2),
+        }),
+        ..SimConfig::default()
+    };
+    let (addr, _server) = payments_sim::spawn(sim).await.unwrap();
+    let ingestor = Ingestor::new(config(format!("http://{addr}"), &topic, &dlq), None).unwrap();
+
+    let mut published = 0;
+    for poll in 0..txs.len() {
+        let summary = ingestor
+            .handle(IngestRequest::default())
+            .await
+            .unwrap_or_else(|e| panic!("poll {poll}: {e}"));
+        assert_eq!((summary.fetched, summary.rejected), (1, 0), "poll {poll}");
+        published += summary.published;
+    }
+    assert_eq!(published, txs.len());
+    let stats = sim_stats(addr).await;
+    assert!(
+        stats["rate_limited"].as_u64().unwrap() >= 2,
+        "the polls went through 429s: {stats}"
+    );
+    assert_eq!(stats["transactions_served"], txs.len());
+
+    let mut seen = published_trans_nums(&topic).await;
+    assert_eq!(seen.len(), txs.len(), "every payment exactly once");
+    seen.sort();
+    let mut expected: Vec<String> = txs.iter().map(|t| t.trans_num.clone()).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_cap_fails_the_run_and_the_next_run_gets_the_payment() {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (topic, dlq) = topics(&suffix[..12]).await;
+    let txs = payments(2);
+    let sim = SimConfig {
+        source: SourceConfig::Transactions(txs.clone()),
+        rate_limit: Some(RateLimit {
+            calls: 1,
+            window: Duration::from_secs(3),
+        }),
+        ..SimConfig::default()
+    };
+    let (addr, _server) = payments_sim::spawn(sim).await.unwrap();
+    let mut settings = config(format!("http://{addr}"), &topic, &dlq);
+    settings.max_retry_after = Duration::from_millis(500);
+    let ingestor = Ingestor::new(settings, None).unwrap();
+
+    let first = ingestor.handle(IngestRequest::default()).await.unwrap();
+    assert_eq!(first.published, 1);
+    let refused_at = Instant::now();
+    let err = ingestor.handle(IngestRequest::default()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IngestError::RateLimited {
+                retry_after_secs: 2..=3,
+                max_ms: 500,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("(Retry-After)"), "{err}");
+    let stats = sim_stats(addr).await;
+    assert_eq!(stats["rate_limited"], 1, "no retry within the run: {stats}");
+    assert_eq!(stats["transactions_served"], 1);
+
+    // The next tick, once the window has passed, gets the payment the refused call did not.
+    tokio::time::sleep(Duration::from_secs(3).saturating_sub(refused_at.elapsed())).await;
+    let next = ingestor.handle(IngestRequest::default()).await.unwrap();
+    assert_eq!(next.published, 1);
+    let mut seen = published_trans_nums(&topic).await;
+    seen.sort();
+    let mut expected: Vec<String> = txs.iter().map(|t| t.trans_num.clone()).collect();
+    expected.sort();
+    assert_eq!(seen, expected, "both payments, once each");
 }
