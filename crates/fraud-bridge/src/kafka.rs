@@ -13,6 +13,8 @@ use rdkafka::message::{BorrowedMessage, Message};
 use serde_json::{json, Value};
 
 use crate::{failed_items, invoke, lambda_client, latency, Common};
+
+mod catch_up;
 #[derive(Args)]
 pub struct KafkaArgs {
     #[command(flatten)]
@@ -305,27 +307,8 @@ fn merge_lanes(
 /// How many idle times the Kafka bridge waits, at most, for its consumer to catch up.
 const IDLE_EXIT_CAP: u32 = 5;
 
-/// True when the consumer holds partitions and its position in each is at the high
-/// watermark (nothing left to read).
-fn caught_up(consumer: &rdkafka::consumer::StreamConsumer) -> bool {
-    let Ok(position) = consumer.position() else {
-        return false;
-    };
-    let partitions = position.elements();
-    !partitions.is_empty()
-        && partitions.iter().all(|p| {
-            let Ok((_, high)) =
-                consumer.fetch_watermarks(p.topic(), p.partition(), Duration::from_secs(2))
-            else {
-                return false;
-            };
-            match p.offset() {
-                rdkafka::Offset::Offset(at) => at >= high,
-                // Nothing read from it since the assignment: caught up only if empty.
-                _ => high == 0,
-            }
-        })
-}
+/// How long a catch-up probe reads before it concludes there is nothing left.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
 
 pub async fn run(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
     let lambda = lambda_client(
@@ -341,6 +324,7 @@ pub async fn run(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
             .context("creating the Kafka consumer")?,
     };
     consumer.subscribe(&[&args.topic])?;
+    let broker = catch_up::LiveBroker::new(&consumer, &args.brokers, &args.group)?;
     let producer = fraud_kafka::producer(&args.brokers)?;
     tracing::info!(topic = %args.topic, group = %args.group, function = %args.common.function, "kafka bridge started");
     let mut last_message = Instant::now();
@@ -386,13 +370,14 @@ pub async fn run(args: KafkaArgs, aws: &aws_config::SdkConfig) -> Result<()> {
         if batch.is_empty() {
             let idle = last_message.elapsed();
             let limit = Duration::from_secs(args.common.idle_exit_secs);
-            // Idle only counts once the consumer holds its partitions and has read them to
-            // the end: after a broker restart, rejoining the group can take longer than
-            // the idle time, and leaving then would strand the rest of the topic. A hard
-            // cap (IDLE_EXIT_CAP × the idle time) keeps the exit bounded.
+            // Idle only counts once the consumer holds its partitions and a read at its
+            // next offset in each finds nothing (the broker's high watermark is not
+            // trusted: catch_up.rs): after a broker restart, rejoining the group can take
+            // longer than the idle time, and leaving then would strand the rest of the
+            // topic. A hard cap (IDLE_EXIT_CAP × the idle time) keeps the exit bounded.
             if args.common.idle_exit_secs > 0
                 && idle > limit
-                && (idle > limit * IDLE_EXIT_CAP || caught_up(&consumer))
+                && (idle > limit * IDLE_EXIT_CAP || catch_up::caught_up(&broker, PROBE_WAIT))
             {
                 break;
             }
