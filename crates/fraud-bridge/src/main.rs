@@ -299,8 +299,6 @@ mod sink {
     use axum::http::{HeaderMap, StatusCode};
     use axum::routing::{get, post};
     use axum::Router;
-    use hmac::{Hmac, Mac};
-    use sha2::Sha256;
 
     struct Sink {
         secret: String,
@@ -309,22 +307,11 @@ mod sink {
     }
 
     fn valid(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (Some(ts), Some(sig)) = (header("x-fraud-timestamp"), header("x-fraud-signature"))
-        else {
-            return false;
-        };
-        let Some(expected) = sig
-            .strip_prefix("sha256=")
-            .and_then(|h| hex::decode(h).ok())
-        else {
-            return false;
-        };
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-        mac.update(ts.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        mac.verify_slice(&expected).is_ok()
+        fraud_core::webhook::verify_headers(
+            secret,
+            |name| headers.get(name).and_then(|v| v.to_str().ok()),
+            body,
+        )
     }
 
     async fn receive(

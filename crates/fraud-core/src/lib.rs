@@ -18,6 +18,7 @@ pub mod model;
 pub mod schema;
 pub mod scoring;
 pub mod train;
+pub mod webhook;
 
 pub use artifact::{ArtifactError, ModelArtifact};
 pub use error::{RecordError, Rejection};

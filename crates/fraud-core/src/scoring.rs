@@ -119,6 +119,70 @@ pub fn decide(probability: f64, threshold: f64) -> Decision {
     }
 }
 
+/// One scored payment as the score function writes it: a line of the S3 results and a
+/// message of the `payments.scored` topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredRecord {
+    pub trans_num: String,
+    pub cc_num: u64,
+    pub trans_date_trans_time: String,
+    pub amt: f64,
+    pub category: String,
+    pub merchant: String,
+    /// Calibrated fraud probability.
+    pub probability: f64,
+    /// `block` when an alert was raised (outcome review or block), else `approve`.
+    pub decision: Decision,
+    /// approve / review / block, by the model's cost-chosen thresholds.
+    pub outcome: Outcome,
+    /// Reason codes: the features that pushed the score up the most (alerts only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+    pub model_version: String,
+    pub scored_at: String,
+    /// Where the payment came from: `topic-partition@offset`.
+    pub source: String,
+    /// When ingest published it to Kafka (the record's timestamp, epoch ms).
+    pub published_at_ms: i64,
+    /// The label, when the payment carried one (replays of labelled data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_fraud: Option<bool>,
+}
+
+impl ScoredRecord {
+    /// The record of `tx` scored as `score`, at `scored_at` (RFC 3339), from `source`
+    /// (`topic-partition@offset`), published at `published_at_ms`. The label travels
+    /// with it as ground truth when the payment carried one.
+    pub fn new(
+        tx: &Transaction,
+        score: &Score,
+        scored_at: String,
+        source: String,
+        published_at_ms: i64,
+    ) -> ScoredRecord {
+        ScoredRecord {
+            trans_num: tx.trans_num.clone(),
+            cc_num: tx.cc_num,
+            trans_date_trans_time: tx
+                .trans_date_trans_time
+                .format(crate::schema::DATETIME_FORMAT)
+                .to_string(),
+            amt: tx.amt,
+            category: tx.category.as_str().to_owned(),
+            merchant: tx.merchant.clone(),
+            probability: score.probability,
+            decision: score.decision,
+            outcome: score.outcome,
+            reasons: score.reasons.clone(),
+            model_version: score.model_version.clone(),
+            scored_at,
+            source,
+            published_at_ms,
+            is_fraud: tx.is_fraud,
+        }
+    }
+}
+
 /// An alert for a blocked payment: what the notify function pushes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {

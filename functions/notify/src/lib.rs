@@ -14,16 +14,10 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use fraud_core::scoring::Alert;
+pub use fraud_core::webhook::{
+    sign, verify, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use fraud_lambda::{lookup, parsed, required, EnvError};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-/// Header carrying `sha256=<hex HMAC of "<timestamp>.<body>">`.
-pub const SIGNATURE_HEADER: &str = "x-fraud-signature";
-/// Header carrying the signing time (epoch seconds), part of the signed text.
-pub const TIMESTAMP_HEADER: &str = "x-fraud-timestamp";
-/// Header the receiver can use to drop duplicate deliveries (the alert's trans_num).
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 /// Settings, read once from the environment.
 #[derive(Debug, Clone)]
@@ -187,45 +181,9 @@ pub fn backoff(base: Duration, attempt: u32, key: &str) -> Duration {
     exp + exp.mul_f64((hash % 1000) as f64 / 2000.0)
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// `sha256=<hex>` signature of `"<timestamp>.<body>"`.
-pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// Checks a signature in constant time (for receivers, and our tests).
-pub fn verify(secret: &str, timestamp: u64, body: &[u8], signature: &str) -> bool {
-    let Some(hex_sig) = signature.strip_prefix("sha256=") else {
-        return false;
-    };
-    let Ok(expected) = hex::decode(hex_sig) else {
-        return false;
-    };
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signature_verifies_and_tampering_is_detected() {
-        let sig = sign("k", 1700000000, b"{\"a\":1}");
-        assert!(verify("k", 1700000000, b"{\"a\":1}", &sig));
-        assert!(!verify("k", 1700000000, b"{\"a\":2}", &sig));
-        assert!(!verify("other", 1700000000, b"{\"a\":1}", &sig));
-        assert!(!verify("k", 1700000001, b"{\"a\":1}", &sig));
-        assert!(!verify("k", 1700000000, b"{\"a\":1}", "sha256=zz"));
-    }
 
     #[test]
     fn backoff_grows_and_stays_within_jitter_bounds() {

@@ -26,7 +26,7 @@ use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::Engine;
 use fraud_aws::{AlertQueue, ModelCache, ModelStore};
 use fraud_core::features::CardHistory;
-use fraud_core::scoring::{Alert, Decision, Outcome, Reason, Score};
+use fraud_core::scoring::{Alert, Decision, Score};
 use fraud_core::Transaction;
 use fraud_db::{CardStateStore, ScoredLedger, ScoredTransaction};
 use fraud_kafka::DeadLetter;
@@ -97,34 +97,7 @@ pub enum ScoreError {
     Kafka(#[from] fraud_kafka::KafkaError),
 }
 
-/// One scored payment as written to S3 and the scored topic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScoredRecord {
-    pub trans_num: String,
-    pub cc_num: u64,
-    pub trans_date_trans_time: String,
-    pub amt: f64,
-    pub category: String,
-    pub merchant: String,
-    /// Calibrated fraud probability.
-    pub probability: f64,
-    /// `block` when an alert was raised (outcome review or block), else `approve`.
-    pub decision: Decision,
-    /// approve / review / block, by the model's cost-chosen thresholds.
-    pub outcome: Outcome,
-    /// Reason codes: the features that pushed the score up the most (alerts only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<Reason>,
-    pub model_version: String,
-    pub scored_at: String,
-    /// Where the payment came from: `topic-partition@offset`.
-    pub source: String,
-    /// When ingest published it to Kafka (the record's timestamp, epoch ms).
-    pub published_at_ms: i64,
-    /// The label, when the payment carried one (replays of labelled data).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_fraud: Option<bool>,
-}
+pub use fraud_core::scoring::ScoredRecord;
 
 /// The function's answer: counts, and the records to retry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -450,26 +423,13 @@ impl Scorer {
                     alert.published_at_ms = Some(*published_at);
                     alerts.push(alert);
                 }
-                scored.push(ScoredRecord {
-                    trans_num: tx.trans_num.clone(),
-                    cc_num: tx.cc_num,
-                    trans_date_trans_time: tx
-                        .trans_date_trans_time
-                        .format(fraud_core::schema::DATETIME_FORMAT)
-                        .to_string(),
-                    amt: tx.amt,
-                    category: tx.category.as_str().to_owned(),
-                    merchant: tx.merchant.clone(),
-                    probability: score.probability,
-                    decision: score.decision,
-                    outcome: score.outcome,
-                    reasons: score.reasons.clone(),
-                    model_version: model.version.clone(),
-                    scored_at: now.clone(),
-                    source: (*id).clone(),
-                    published_at_ms: *published_at,
-                    is_fraud: tx.is_fraud,
-                });
+                scored.push(ScoredRecord::new(
+                    tx,
+                    score,
+                    now.clone(),
+                    (*id).clone(),
+                    *published_at,
+                ));
             }
             let timings = if scored.is_empty() {
                 SideEffectTimings::default()
