@@ -1,6 +1,7 @@
 //! `fraud-bridge kafka`: a Kafka topic → a function, as a self-managed Kafka event source
 //! mapping does it (see the crate's documentation for the semantics).
 
+use fraud_lambda::retry::RetryBudget;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -234,8 +235,9 @@ struct LaneOutcome {
 }
 
 /// One lane's records through the function: invoke, retry what it reports in
-/// `batchItemFailures` (or everything, on a failed invocation) with exponential backoff
-/// from `backoff`, and after `max_retries` retries hand the rest back as dead letters.
+/// `batchItemFailures` (or everything, on a failed invocation) with the shared retry
+/// policy's backoff from `backoff`, and after `max_retries` retries hand the rest back as
+/// dead letters.
 async fn deliver<F, Fut>(
     mut pending: Vec<Record>,
     function: &str,
@@ -249,6 +251,8 @@ where
 {
     let mut out = LaneOutcome::default();
     let mut attempt = 0;
+    // The shared policy's waits; when they run out, so do the retries.
+    let mut waits = RetryBudget::new(max_retries.saturating_add(1), backoff).delays();
     while !pending.is_empty() {
         out.invocations += 1;
         let invoked = Instant::now();
@@ -269,7 +273,7 @@ where
             break;
         }
         attempt += 1;
-        if attempt > max_retries {
+        let Some(wait) = waits.next() else {
             let reason = match &outcome {
                 Err(e) => format!("{function} failed after {attempt} attempts: {e}"),
                 Ok(_) => format!("{function} reported the record as failed {attempt} times"),
@@ -277,8 +281,8 @@ where
             tracing::error!(records = pending.len(), reason = %reason, "records dead-lettered");
             out.dead = pending.into_iter().map(|r| (r, reason.clone())).collect();
             break;
-        }
-        tokio::time::sleep(backoff * (1 << attempt.min(6))).await;
+        };
+        tokio::time::sleep(wait).await;
     }
     out
 }

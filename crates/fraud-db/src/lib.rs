@@ -28,6 +28,17 @@ pub use migrate::migrate;
 pub use runs::{RecordOutcome, RunMetric, RunStore, TrainingRun};
 pub use tokio_postgres::{Client, GenericClient};
 
+/// Replaces `client` with a new connection when the server closed it (a restart, a
+/// failover, an idle timeout while a Lambda instance was frozen); otherwise does nothing.
+/// Without it, every later invocation of a warm instance would fail.
+pub async fn reconnect_if_closed(client: &mut Client, url: &str) -> Result<(), DbError> {
+    if client.is_closed() {
+        tracing::warn!("PostgreSQL connection was closed; reconnecting");
+        *client = connect(url).await?;
+    }
+    Ok(())
+}
+
 /// How long [`connect`] waits for the server when the URL sets no `connect_timeout`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

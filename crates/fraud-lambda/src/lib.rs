@@ -1,7 +1,9 @@
 //! What every function's `main` shares: logging set up in one call (JSON lines in
 //! Lambda, readable text on a terminal) and typed environment variables whose errors
-//! name the variable and the value.
+//! name the variable and the value; and the one retry policy ([`retry`]).
 #![forbid(unsafe_code)]
+
+pub mod retry;
 
 use std::collections::HashMap;
 use std::str::FromStr;

@@ -13,6 +13,7 @@
 //! S3 into the topic instead.
 #![forbid(unsafe_code)]
 
+use fraud_lambda::retry::{RetryBudget, Retryable};
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
@@ -99,6 +100,17 @@ pub enum IngestError {
     DeadLetter(KafkaError),
     #[error("backfill source: {0}")]
     Source(String),
+}
+
+/// How one request to the payments API failed.
+enum FetchFailure {
+    /// Worth another attempt; `retry_after` is what a 429 asked for.
+    Retry {
+        last: String,
+        retry_after: Option<Duration>,
+    },
+    /// Not worth retrying this run.
+    Stop(IngestError),
 }
 
 /// What the function was asked to do.
@@ -326,81 +338,103 @@ impl Ingestor {
         Ok((total, offered - total))
     }
 
+    /// GETs `url` within the budget (`API_MAX_ATTEMPTS`, first wait `API_BACKOFF_MS`,
+    /// the shared retry policy). A 429's `Retry-After` stretches the wait (never shortens
+    /// it) up to `API_MAX_RETRY_AFTER_MS`; beyond that, and on any other 4xx, it stops.
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, IngestError> {
-        let mut last = String::new();
-        for attempt in 1..=self.config.max_attempts {
-            // How long the API asked us to wait (a 429's Retry-After).
-            let mut asked_wait = None;
-            match self.http.get(url).send().await {
-                Ok(r) if r.status().is_success() => match r.bytes().await {
-                    Ok(b) => return Ok(b.to_vec()),
-                    Err(e) => last = format!("reading the body: {e}"),
+        let budget = RetryBudget::new(self.config.max_attempts, self.config.backoff);
+        let attempt = std::cell::Cell::new(0u32);
+        (|| {
+            attempt.set(attempt.get() + 1);
+            self.fetch_once(url, attempt.get())
+        })
+        .retry(budget.policy())
+        .sleep(tokio::time::sleep)
+        .when(|e| matches!(e, FetchFailure::Retry { .. }))
+        // Honour the API's Retry-After, and never retry sooner than our own backoff.
+        .adjust(|e, wait| match (e, wait) {
+            (
+                FetchFailure::Retry {
+                    retry_after: Some(asked),
+                    ..
                 },
-                Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
-                    let retry_after = retry_after(r.headers());
-                    match retry_after {
-                        Some(wait) if wait > self.config.max_retry_after => {
-                            let error = IngestError::RateLimited {
-                                url: url.to_owned(),
-                                retry_after_secs: wait.as_secs(),
-                                max_ms: millis(self.config.max_retry_after),
-                            };
-                            tracing::warn!(
-                                attempt,
-                                retry_after_secs = wait.as_secs(),
-                                max_retry_after_ms = millis(self.config.max_retry_after),
-                                "payments API rate limit: Retry-After beyond the cap, giving up this run"
-                            );
-                            return Err(error);
-                        }
-                        Some(wait) => {
-                            asked_wait = Some(wait);
-                            last =
-                                format!("status {} (Retry-After {} s)", r.status(), wait.as_secs());
-                        }
-                        None => last = format!("status {} (no usable Retry-After)", r.status()),
-                    }
-                }
-                Ok(r) if r.status().is_client_error() => {
-                    return Err(IngestError::Api {
-                        url: url.to_owned(),
-                        attempts: attempt,
-                        last: format!("status {}", r.status()),
-                    });
-                }
-                Ok(r) => last = format!("status {}", r.status()),
-                Err(e) => last = e.to_string(),
-            }
-            if attempt < self.config.max_attempts {
-                let backoff = self
-                    .config
-                    .backoff
-                    .saturating_mul(1 << (attempt - 1).min(10));
-                // Honour the API's Retry-After, and never retry sooner than our own backoff.
-                let wait = asked_wait.map_or(backoff, |asked| asked.max(backoff));
+                Some(wait),
+            ) => Some((*asked).max(wait)),
+            (_, wait) => wait,
+        })
+        .notify(|e, wait| {
+            if let FetchFailure::Retry { last, retry_after } = e {
                 tracing::warn!(
-                    attempt,
+                    attempt = attempt.get(),
                     max_attempts = self.config.max_attempts,
                     error = %last,
-                    retry_after_ms = asked_wait.map(millis),
+                    retry_after_ms = retry_after.map(millis),
                     wait_ms = millis(wait),
                     "payments API request failed; retrying"
                 );
-                tokio::time::sleep(wait).await;
-            } else {
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            FetchFailure::Stop(error) => error,
+            FetchFailure::Retry { last, .. } => {
                 tracing::warn!(
-                    attempt,
+                    attempt = attempt.get(),
                     max_attempts = self.config.max_attempts,
                     error = %last,
                     "payments API request failed; no attempts left"
                 );
+                IngestError::Api {
+                    url: url.to_owned(),
+                    attempts: attempt.get(),
+                    last,
+                }
             }
-        }
-        Err(IngestError::Api {
-            url: url.to_owned(),
-            attempts: self.config.max_attempts,
-            last,
         })
+    }
+
+    /// One GET of `url` (attempt number `attempt`).
+    async fn fetch_once(&self, url: &str, attempt: u32) -> Result<Vec<u8>, FetchFailure> {
+        let retry =
+            |last: String, retry_after: Option<Duration>| FetchFailure::Retry { last, retry_after };
+        match self.http.get(url).send().await {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(b) => Ok(b.to_vec()),
+                Err(e) => Err(retry(format!("reading the body: {e}"), None)),
+            },
+            Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
+                match retry_after(r.headers()) {
+                    Some(wait) if wait > self.config.max_retry_after => {
+                        tracing::warn!(
+                        attempt,
+                        retry_after_secs = wait.as_secs(),
+                        max_retry_after_ms = millis(self.config.max_retry_after),
+                        "payments API rate limit: Retry-After beyond the cap, giving up this run"
+                    );
+                        Err(FetchFailure::Stop(IngestError::RateLimited {
+                            url: url.to_owned(),
+                            retry_after_secs: wait.as_secs(),
+                            max_ms: millis(self.config.max_retry_after),
+                        }))
+                    }
+                    Some(wait) => Err(retry(
+                        format!("status {} (Retry-After {} s)", r.status(), wait.as_secs()),
+                        Some(wait),
+                    )),
+                    None => Err(retry(
+                        format!("status {} (no usable Retry-After)", r.status()),
+                        None,
+                    )),
+                }
+            }
+            Ok(r) if r.status().is_client_error() => Err(FetchFailure::Stop(IngestError::Api {
+                url: url.to_owned(),
+                attempts: attempt,
+                last: format!("status {}", r.status()),
+            })),
+            Ok(r) => Err(retry(format!("status {}", r.status()), None)),
+            Err(e) => Err(retry(e.to_string(), None)),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use fraud_core::scoring::Alert;
 pub use fraud_core::webhook::{
     sign, verify, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
+use fraud_lambda::retry::{RetryBudget, Retryable};
 use fraud_lambda::{lookup, parsed, required, EnvError};
 
 /// Settings, read once from the environment.
@@ -132,66 +133,56 @@ impl Notifier {
         Ok(alert)
     }
 
+    /// Posts the alert until the webhook accepts it, within the budget
+    /// (`WEBHOOK_MAX_ATTEMPTS`, first wait `WEBHOOK_BACKOFF_MS`); a 4xx other than 429
+    /// is not retried.
     async fn post_to_webhook(&self, alert: &Alert, body: &str) -> Result<(), DeliveryError> {
-        let mut last = String::new();
-        for attempt in 1..=self.config.max_attempts {
-            let timestamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
-            let signature = sign(&self.config.webhook_secret, timestamp, body.as_bytes());
-            let result = self
-                .http
-                .post(&self.config.webhook_url)
-                .header("content-type", "application/json")
-                .header(SIGNATURE_HEADER, signature)
-                .header(TIMESTAMP_HEADER, timestamp.to_string())
-                .header(IDEMPOTENCY_HEADER, &alert.trans_num)
-                .body(body.to_owned())
-                .send()
-                .await;
-            match result {
-                Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
-                    return Err(DeliveryError::Refused {
-                        status: r.status().as_u16(),
-                    })
-                }
-                Ok(r) => last = format!("status {}", r.status()),
-                Err(e) => last = e.to_string(),
-            }
-            if attempt < self.config.max_attempts {
-                tokio::time::sleep(backoff(self.config.backoff, attempt, &alert.trans_num)).await;
-            }
-        }
-        Err(DeliveryError::Exhausted {
-            attempts: self.config.max_attempts,
-            last,
-        })
+        let budget = RetryBudget::new(self.config.max_attempts, self.config.backoff);
+        (|| self.post_once(alert, body))
+            .retry(budget.policy())
+            .sleep(tokio::time::sleep)
+            .when(|e| matches!(e, DeliveryError::Exhausted { .. }))
+            .notify(|e, wait| {
+                tracing::warn!(trans_num = %alert.trans_num, error = %e, wait_ms = wait.as_millis() as u64, "webhook post failed; retrying");
+            })
+            .await
+            .map_err(|e| match e {
+                DeliveryError::Exhausted { last, .. } => DeliveryError::Exhausted {
+                    attempts: self.config.max_attempts,
+                    last,
+                },
+                other => other,
+            })
     }
-}
 
-/// Delay before retry `attempt` (1-based): base·2^(attempt−1), plus up to 50% jitter
-/// derived from the message so concurrent retries spread out.
-pub fn backoff(base: Duration, attempt: u32, key: &str) -> Duration {
-    let exp = base.saturating_mul(1 << (attempt - 1).min(10));
-    let hash = key.bytes().fold(u64::from(attempt), |h, b| {
-        h.wrapping_mul(31).wrapping_add(u64::from(b))
-    });
-    exp + exp.mul_f64((hash % 1000) as f64 / 2000.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_within_jitter_bounds() {
-        let base = Duration::from_millis(100);
-        for attempt in 1..5 {
-            let d = backoff(base, attempt, "t1");
-            let exp = base * (1 << (attempt - 1));
-            assert!(d >= exp && d <= exp.mul_f64(1.5), "{attempt}: {d:?}");
-        }
+    /// One signed POST. A failure worth retrying comes back as `Exhausted` (its
+    /// `attempts` filled in by the caller), a refusal as `Refused`.
+    async fn post_once(&self, alert: &Alert, body: &str) -> Result<(), DeliveryError> {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let signature = sign(&self.config.webhook_secret, timestamp, body.as_bytes());
+        let result = self
+            .http
+            .post(&self.config.webhook_url)
+            .header("content-type", "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(IDEMPOTENCY_HEADER, &alert.trans_num)
+            .body(body.to_owned())
+            .send()
+            .await;
+        let last = match result {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                return Err(DeliveryError::Refused {
+                    status: r.status().as_u16(),
+                })
+            }
+            Ok(r) => format!("status {}", r.status()),
+            Err(e) => e.to_string(),
+        };
+        Err(DeliveryError::Exhausted { attempts: 1, last })
     }
 }

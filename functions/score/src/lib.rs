@@ -340,12 +340,7 @@ impl Scorer {
         cards.dedup();
         let t = std::time::Instant::now();
         let mut db = self.db.lock().await;
-        if db.is_closed() {
-            // The server closed it (restart, failover, idle timeout while frozen): without
-            // a new connection every later batch of this container would fail.
-            tracing::warn!("PostgreSQL connection was closed; reconnecting");
-            *db = fraud_db::connect(&self.config.database_url).await?;
-        }
+        fraud_db::reconnect_if_closed(&mut db, &self.config.database_url).await?;
         let txn = db
             .transaction()
             .await

@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // anyhow: a failed cold start prints the full message, not a `Debug` variant name.
-    init_tracing();
+    fraud_lambda::init_tracing();
     let aws = fraud_aws::aws_config().await;
     // DATABASE_URL, or the secret DATABASE_SECRET_ARN names (read once, here).
     let secrets = [fraud_aws::secrets::DATABASE_URL];
@@ -34,30 +34,11 @@ async fn main() -> anyhow::Result<()> {
     let (client, config, mirror) = (&client, &config, mirror.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let mut client = client.lock().await;
-        if client.is_closed() {
-            tracing::warn!("PostgreSQL connection was closed; reconnecting");
-            *client = fraud_db::connect(&config.database_url)
-                .await
-                .map_err(TrackError::from)?;
-        }
+        fraud_db::reconnect_if_closed(&mut client, &config.database_url)
+            .await
+            .map_err(TrackError::from)?;
         handle_with_mirror(&*client, event.payload, mirror).await
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
-}
-
-/// JSON lines in Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set), readable text elsewhere;
-/// level from `RUST_LOG`, `info` by default.
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        // CloudWatch stamps every line already.
-        logs.json().flatten_event(true).without_time().init();
-    } else {
-        logs.pretty().init();
-    }
 }

@@ -18,6 +18,7 @@ use fraud_core::model::{ForestParams, Learner};
 use fraud_core::train::{
     default_candidates, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit,
 };
+use fraud_lambda::retry::{RetryBudget, Retryable};
 use fraud_lambda::{or_default, parsed, required, EnvError};
 use serde::{Deserialize, Serialize};
 
@@ -397,35 +398,44 @@ impl Trainer {
         Ok(index_uri)
     }
 
-    /// Invokes the track function (each attempt bounded by [`TRACK_INVOKE_TIMEOUT`]);
-    /// failures are logged, the run stays in S3.
+    /// Invokes the track function (each attempt bounded by [`TRACK_INVOKE_TIMEOUT`]),
+    /// within [`TRACK_RETRY`]; failures are logged, the run stays in S3.
     async fn track(&self, run: &fraud_db::TrainingRun) -> bool {
         let payload =
             serde_json::to_vec(&serde_json::json!({ "run": run })).expect("runs serialize");
-        for attempt in 1..=3u32 {
-            let result = self
+        let once = || async {
+            let out = self
                 .lambda
                 .invoke()
                 .function_name(&self.config.track_function)
                 .payload(Blob::new(payload.clone()))
                 .send()
-                .await;
-            match result {
-                Ok(out) if out.function_error().is_none() => return true,
-                Ok(out) => {
-                    let body = out
-                        .payload()
+                .await
+                .map_err(|e| format!("cannot invoke the track function: {e}"))?;
+            match out.function_error() {
+                None => Ok(()),
+                Some(_) => Err(format!(
+                    "track function returned an error: {}",
+                    out.payload()
                         .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
-                        .unwrap_or_default();
-                    tracing::warn!(attempt, error = %body, "track function returned an error");
-                }
-                Err(e) => tracing::warn!(attempt, error = %e, "cannot invoke the track function"),
+                        .unwrap_or_default()
+                )),
             }
-            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+        };
+        let result = once
+            .retry(TRACK_RETRY.policy())
+            .sleep(tokio::time::sleep)
+            .notify(|e, wait| tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "tracking the run failed; retrying"))
+            .await;
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, attempts = TRACK_RETRY.attempts, "the run was not tracked");
         }
-        false
+        result.is_ok()
     }
 }
+
+/// Attempts at recording a run through the track function: three, 200 ms apart at first.
+const TRACK_RETRY: RetryBudget = RetryBudget::new(3, std::time::Duration::from_millis(200));
 
 #[cfg(test)]
 mod tests {
