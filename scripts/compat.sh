@@ -14,6 +14,8 @@
 #      model loads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/functions_env.sh
+. scripts/lib/functions_env.sh
 OUT="${OUT:-out/compat}"
 MESSAGES="${MESSAGES:-2}"
 SIM_PORT="${SIM_PORT:-18200}"
@@ -61,29 +63,15 @@ topics = [NewTopic(t, num_partitions=3, replication_factor=1) for t in sys.argv[
 for f in admin.create_topics(topics).values():
     f.result(30)
 PY
-cat > "$OUT/functions.env" <<ENV
-AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
-AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$INVOKE_PORT
-AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
-AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-AWS_REGION=$AWS_REGION
-AWS_EC2_METADATA_DISABLED=true
-KAFKA_BROKERS=$KAFKA_BROKERS
+{ functions_env "$INVOKE_PORT" "$OUT"; cat <<ENV
 KAFKA_TOPIC_SCORED=$SCORED
 KAFKA_TOPIC_DLQ=$DLQ
-DATABASE_URL=$DATABASE_URL
-FRAUD_MODELS_BUCKET=$FRAUD_MODELS_BUCKET
-FRAUD_RESULTS_BUCKET=$FRAUD_RESULTS_BUCKET
-FRAUD_ALERTS_QUEUE_URL=$FRAUD_ALERTS_QUEUE_URL
-MODEL_CHECK_SECS=5
-MODEL_CACHE_DIR=$PWD/$OUT/model-cache
-TRACK_FUNCTION_NAME=fraud-track
-RUST_LOG=info
 ENV
+} > "$OUT/functions.env"
 
 step "2. Payments API simulator, functions behind the Lambda Invoke API (cargo lambda watch)"
 "$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size 5 --customers 200 --start 2019-05-01 \
-  --seed "$(od -An -N6 -tu8 /dev/urandom | tr -d ' ')" --include-label > "$OUT/sim.log" 2>&1 &
+  --seed "$(od -An -N6 -tu8 /dev/urandom | tr -d ' ')" > "$OUT/sim.log" 2>&1 &
 pids+=($!)
 ( set -a; . "$OUT/functions.env"; set +a
   exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &

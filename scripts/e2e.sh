@@ -11,6 +11,8 @@
 #      DATA (your own labelled CSV instead of generated data), OUT (default out/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/functions_env.sh
+. scripts/lib/functions_env.sh
 CHECK=false
 [[ "${1:-}" == "--check" ]] && CHECK=true
 OUT="${OUT:-out/e2e}"
@@ -59,27 +61,13 @@ for f in admin.create_topics([NewTopic(sys.argv[2], num_partitions=3, replicatio
     f.result(30)
 PY
 export WEBHOOK_SECRET="local-$RUN_ID"
-cat > "$OUT/functions.env" <<ENV
-AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
-AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$INVOKE_PORT
-AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
-AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-AWS_REGION=$AWS_REGION
-AWS_EC2_METADATA_DISABLED=true
-KAFKA_BROKERS=$KAFKA_BROKERS
+{ functions_env "$INVOKE_PORT" "$OUT"; cat <<ENV
 KAFKA_TOPIC_PAYMENTS=$TOPIC
-DATABASE_URL=$DATABASE_URL
-FRAUD_MODELS_BUCKET=$FRAUD_MODELS_BUCKET
-FRAUD_RESULTS_BUCKET=$FRAUD_RESULTS_BUCKET
-FRAUD_ALERTS_QUEUE_URL=$FRAUD_ALERTS_QUEUE_URL
 PAYMENTS_API_URL=http://127.0.0.1:$SIM_PORT
 WEBHOOK_URL=http://127.0.0.1:$SINK_PORT/alerts
 WEBHOOK_SECRET=$WEBHOOK_SECRET
-MODEL_CHECK_SECS=5
-MODEL_CACHE_DIR=$PWD/$OUT/model-cache
-TRACK_FUNCTION_NAME=fraud-track
-RUST_LOG=info
 ENV
+} > "$OUT/functions.env"
 
 step "3. Training data"
 if [[ -n "${DATA:-}" ]]; then

@@ -30,6 +30,8 @@
 # Prints "faults: N passed, M failed" and exits non-zero if any scenario failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/functions_env.sh
+. scripts/lib/functions_env.sh
 OUT="${OUT:-out/faults}"
 POLLS="${POLLS:-24}"
 BATCH="${BATCH:-40}"
@@ -107,28 +109,14 @@ functions_up() { # start the webhook sink, the simulator and cargo lambda watch 
   [[ -n "${FUNCTIONS_UP:-}" ]] && return 0
   [[ -n "${SKIP_BUILD:-}" ]] || cargo build --locked --bins 2>&1 | tail -n 1
   export WEBHOOK_SECRET="whsec-$RANDOM$RANDOM-$$-k3"
-  cat > "$OUT/functions.env" <<ENV
-AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
-AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$INVOKE_PORT
-AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
-AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-AWS_REGION=$AWS_REGION
-AWS_EC2_METADATA_DISABLED=true
-KAFKA_BROKERS=$KAFKA_BROKERS
+  { functions_env "$INVOKE_PORT" "$OUT"; cat <<ENV
 KAFKA_TOPIC_PAYMENTS=$TOPIC
-DATABASE_URL=$DATABASE_URL
-FRAUD_MODELS_BUCKET=$FRAUD_MODELS_BUCKET
-FRAUD_RESULTS_BUCKET=$FRAUD_RESULTS_BUCKET
-FRAUD_ALERTS_QUEUE_URL=$FRAUD_ALERTS_QUEUE_URL
 PAYMENTS_API_URL=http://127.0.0.1:$SIM_PORT
 API_BACKOFF_MS=100
 WEBHOOK_URL=http://127.0.0.1:$SINK_PORT/alerts
 WEBHOOK_SECRET=$WEBHOOK_SECRET
-MODEL_CHECK_SECS=5
-MODEL_CACHE_DIR=$PWD/$OUT/model-cache
-TRACK_FUNCTION_NAME=fraud-track
-RUST_LOG=info
 ENV
+  } > "$OUT/functions.env"
   "$BIN/fraud-bridge" webhook-sink --addr "127.0.0.1:$SINK_PORT" --secret "$WEBHOOK_SECRET" \
     --out "$OUT/alerts.jsonl" > "$OUT/sink.log" 2>&1 &
   pids+=($!)
