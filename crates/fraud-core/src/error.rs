@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 
-use crate::schema::clip;
-
 /// Why one record (a CSV row, an API frame row, a Kafka message) was rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -87,4 +85,17 @@ impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "line {}: {}", self.line, self.reason)
     }
+}
+
+/// Keeps error messages short when the offending value is huge.
+pub(crate) fn clip(value: &str) -> String {
+    const MAX: usize = 64;
+    if value.len() <= MAX {
+        return value.to_owned();
+    }
+    let mut end = MAX;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &value[..end])
 }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
 
-use crate::error::RecordError;
+use crate::error::{clip, RecordError};
 
 /// Format of `trans_date_trans_time` in the Sparkov files.
 pub const DATETIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -561,19 +561,6 @@ pub(crate) fn json_scalar_text(value: &serde_json::Value) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         other => Some(other.to_string()),
     }
-}
-
-/// Keeps error messages short when the offending value is huge.
-pub(crate) fn clip(value: &str) -> String {
-    const MAX: usize = 64;
-    if value.len() <= MAX {
-        return value.to_owned();
-    }
-    let mut end = MAX;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &value[..end])
 }
 
 /// Integers may arrive as `123` or `123.0` (pandas writes floats for integer columns with gaps).
