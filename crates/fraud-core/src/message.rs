@@ -336,6 +336,15 @@ mod tests {
     }
 
     #[test]
+    fn beside_another_time_unix_time_is_kept_as_given() {
+        // Found by the parser fuzz run: a large unix_time in seconds, read back as
+        // milliseconds, broke the Kafka round trip.
+        let mut tx = sample();
+        tx.unix_time = Some(8_972_697_925_208_277);
+        assert_eq!(one(&tx.to_json()).1, tx);
+    }
+
+    #[test]
     fn unix_time_in_milliseconds_is_kept_in_seconds() {
         let (_, tx) = one(&flat_with("unix_time", json!(1546323240000i64)));
         assert_eq!(tx.unix_time, Some(1546323240));

@@ -448,7 +448,8 @@ const EPOCH_MILLIS_FROM: i64 = 100_000_000_000;
 const TIME_FORMATS: &str =
     "YYYY-MM-DD HH:MM:SS, ISO 8601 (T, fractional seconds, Z or an offset) or epoch seconds/milliseconds";
 
-/// The event time of a record, and its `unix_time` column (in seconds) when present.
+/// The event time of a record, and its `unix_time` column when present (as given, or
+/// in seconds when it is the event time).
 ///
 /// The time comes from the first of these that is present:
 /// - `trans_date_trans_time`: `YYYY-MM-DD HH:MM:SS` (the Sparkov files), ISO 8601
@@ -473,36 +474,42 @@ fn event_time<'a>(
             _ => Ok(None),
         }
     };
+    // Kept as given (the Sparkov files' `unix_time` is not the same instant as their
+    // `trans_date_trans_time`), unless it is the event time: then it is read as seconds or
+    // milliseconds and kept in seconds.
     let unix_time = match field("unix_time")? {
         None => None,
         Some(value) => Some(
             parse_integer_i64(value)
-                .map(epoch_seconds)
                 .ok_or_else(|| RecordError::not_a_number("unix_time", value))?,
         ),
     };
-    let time = if let Some(value) = field("trans_date_trans_time")? {
-        parse_datetime(value)
-            .ok_or_else(|| RecordError::bad_date("trans_date_trans_time", value, TIME_FORMATS))?
-    } else if let Some(value) = field(API_TIME_COLUMN)? {
-        parse_integer_i64(value)
+    if let Some(value) = field("trans_date_trans_time")? {
+        let time = parse_datetime(value)
+            .ok_or_else(|| RecordError::bad_date("trans_date_trans_time", value, TIME_FORMATS))?;
+        return Ok((time, unix_time));
+    }
+    if let Some(value) = field(API_TIME_COLUMN)? {
+        let time = parse_integer_i64(value)
             .and_then(|ms| DateTime::from_timestamp(ms.div_euclid(1000), 0))
             .map(|t| t.naive_utc())
-            .ok_or_else(|| RecordError::bad_date(API_TIME_COLUMN, value, "epoch milliseconds"))?
-    } else if let Some(seconds) = unix_time {
-        DateTime::from_timestamp(seconds, 0)
-            .map(|t| t.naive_utc())
-            .ok_or_else(|| {
-                RecordError::bad_date(
-                    "unix_time",
-                    &seconds.to_string(),
-                    "epoch seconds or milliseconds",
-                )
-            })?
-    } else {
+            .ok_or_else(|| RecordError::bad_date(API_TIME_COLUMN, value, "epoch milliseconds"))?;
+        return Ok((time, unix_time));
+    }
+    let Some(raw) = unix_time else {
         return Err(RecordError::MissingTime);
     };
-    Ok((time, unix_time))
+    let seconds = epoch_seconds(raw);
+    let time = DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.naive_utc())
+        .ok_or_else(|| {
+            RecordError::bad_date(
+                "unix_time",
+                &raw.to_string(),
+                "epoch seconds or milliseconds",
+            )
+        })?;
+    Ok((time, Some(seconds)))
 }
 
 /// Epoch seconds of an epoch value in seconds or milliseconds.
