@@ -185,7 +185,7 @@ the run above twice the first quarter's + 100 ms.""")
     alert_rows = [r for r in ours if r["lat"].get("alerts")]
     if alert_rows:
         lines.append("Ours, publish → alert received by the webhook (the issue's ingest → alert; SQS, `fraud-bridge sqs` "
-                     "long-polling, notify, HMAC-signed POST); broker storage {storage}:")
+                     f"long-polling, notify, HMAC-signed POST); broker storage {storage}:")
         lines.append("")
         lines.append("| rate (msg/s) | alerts expected | received | p50 | p95 | p99 | max |")
         lines.append("|---|---|---|---|---|---|---|")
@@ -198,13 +198,14 @@ the run above twice the first quarter's + 100 ms.""")
     def by_rate(side, rate):
         return next((r for r in side if r["rate"] == rate), None)
 
-    lines.append(f"Ratios at the same rate (ours ÷ Python; lower latency and higher throughput are better; broker storage {storage}):")
-    lines.append("")
-    lines.append("| rate (msg/s) | p50 ours ÷ Python | p99 ours ÷ Python | scoring throughput ours ÷ Python |")
-    lines.append("|---|---|---|---|")
     ratio_text = {}
     # Every rate both sides ran (the main rates and any shared step).
     shared = sorted({r["rate"] for r in ours} & {r["rate"] for r in py})
+    if shared:
+        lines.append(f"Ratios at the same rate (ours ÷ Python; lower latency and higher throughput are better; broker storage {storage}):")
+        lines.append("")
+        lines.append("| rate (msg/s) | p50 ours ÷ Python | p99 ours ÷ Python | scoring throughput ours ÷ Python |")
+        lines.append("|---|---|---|---|")
     for rate in shared:
         o, p = by_rate(ours, rate), by_rate(py, rate)
         if not o or not p:
@@ -226,7 +227,8 @@ the run above twice the first quarter's + 100 ms.""")
         cells.append(f"{ot / pt:,.1f}×" if pt else "")
         ratio_text[rate] = cells
         lines.append(f"| {rate_text(rate)} | " + " | ".join(cells) + " |")
-    lines.append("")
+    if shared:
+        lines.append("")
 
     def sustained(side):
         ok = [r["rate"] for r in side if not lag_grew(r["lat"])]
