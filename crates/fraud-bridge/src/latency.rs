@@ -339,6 +339,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn offsets_parse_from_print_end_offsets_output() {
+        assert_eq!(
+            parse_offsets("0:7110,1:6878, 2:7114").unwrap(),
+            vec![(0, 7110), (1, 6878), (2, 7114)]
+        );
+        assert!(parse_offsets("").unwrap().is_empty());
+        assert!(parse_offsets("0-12").is_err());
+        assert!(parse_offsets("x:1").is_err());
+    }
+
+    #[test]
     fn percentiles_are_nearest_rank() {
         let sorted: Vec<i64> = (1..=100).collect();
         assert_eq!(percentile(&sorted, 100, 0.50), Some(50));
