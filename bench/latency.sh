@@ -12,6 +12,10 @@
 # for ours also publish → alert received by the webhook. Both read by `fraud-bridge latency`.
 # Each rate runs on a fresh topic, one side at a time (never both at once: 2 cores).
 # Writes the "End to end" section of BENCHMARKS.md and out/bench-latency/results/*.json.
+# The broker is the stack's, on its storage (the default that users get: Tansu on s3://tansu/
+# in LocalStack; FRAUD_STACK_KAFKA_STORAGE=memory://tansu/ on a stack started for it), named in
+# every table; the score function's step timings (`batch scored`) per run go to
+# logs/score-NAME.log and a table of their own.
 #
 # Usage: bench/latency.sh             rates 1k and 10k msg/s for 20 s each, plus a step search
 #        QUICK=1 bench/latency.sh     a smoke run (1k msg/s for 5 s, Python at 50/s for 5 s);
@@ -25,7 +29,8 @@
 #   BRIDGE_CONCURRENCY (the Kafka bridge's --concurrency: 0 = one invocation per partition,
 #   1 = one invocation per batch; 1), WATCH_CONCURRENCY (cargo lambda watch's --concurrency,
 #   function instances at once; 3 = the bench topics' partitions), SINK_PORT,
-#   INVOKE_PORT, BENCHMARKS_FILE; the stack's own FRAUD_STACK_* variables choose which stack.
+#   INVOKE_PORT, BENCHMARKS_FILE; the stack's own FRAUD_STACK_* variables choose which stack;
+#   KAFKA_LINGER_MS, KAFKA_COMPRESSION, when set, go to the score function (its producer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_STARTED=$(date +%s)
@@ -136,6 +141,8 @@ WEBHOOK_SECRET=$WEBHOOK_SECRET
 MODEL_CHECK_SECS=30
 MODEL_CACHE_DIR=$PWD/$WORK/model-cache
 RUST_LOG=info
+${KAFKA_LINGER_MS:+KAFKA_LINGER_MS=$KAFKA_LINGER_MS}
+${KAFKA_COMPRESSION:+KAFKA_COMPRESSION=$KAFKA_COMPRESSION}
 ENV
 "$BRIDGE" webhook-sink --addr "127.0.0.1:$SINK_PORT" --secret "$WEBHOOK_SECRET" \
   --out "$WORK/alerts.jsonl" > "$WORK/logs/sink.log" 2>&1 &
@@ -186,18 +193,26 @@ run_ours() {
   payments "$n" "$((RUN_ID % 100000 + rate + secs))" "$WORK/data/$name.csv"
   create_topic "$topic" || return 1
   echo "  ours $name: $n payments at $rate msg/s (load $(loadavg))"
+  # The score function's `batch scored` lines of this run (its step timings): from here on.
+  local score_from; score_from=$(($(wc -l < "$WORK/logs/watch.log") + 1))
   "$BRIDGE" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
     --topic "$topic" --group "bench-$RUN_ID-$name" --batch-size "$BATCH_SIZE" --max-wait-ms "$MAX_WAIT_MS" \
     --concurrency "$BRIDGE_CONCURRENCY" ${FETCH_WAIT_MS:+--fetch-wait-max-ms "$FETCH_WAIT_MS"} > "$WORK/logs/bridge-kafka-$name.out" 2> "$WORK/logs/bridge-kafka-$name.log" &
   local bridge=$!
   pids+=("$bridge")
   wait_line "$WORK/logs/bridge-kafka-$name.log" "partitions assigned" 60 || return 1
+  # Where the scored topic ends now: the collector reads from there, not through every
+  # earlier run's records (slow on S3 storage; the topic is shared with other runs).
+  local scored_from; scored_from=$("$BRIDGE" latency --topic "$SCORED_TOPIC" --source-topic "$topic" --expect 0 \
+    --print-end-offsets 2> "$WORK/logs/offsets-$name.log") || scored_from=""
   "$BRIDGE" produce --topic "$topic" --data "$WORK/data/$name.csv" --rate "$rate" --duration-secs "$secs" \
     > "$RESULTS/produce_ours_$name.json" 2> >(tee "$WORK/logs/produce-$name.log" | grep -E "^produce: +[0-9]*[05]\.0 s|sent [0-9]+ in" | sed 's/^/    /' >&2)
   "$BRIDGE" latency --topic "$SCORED_TOPIC" --source-topic "$topic" --expect "$n" --alerts "$WORK/alerts.jsonl" \
+    --from-offsets "$scored_from" \
     --idle-exit-secs 5 --timeout-secs "$DRAIN_SECS" > "$RESULTS/latency_ours_$name.json" 2> "$WORK/logs/latency-ours-$name.log"
   kill -INT "$bridge" 2>/dev/null || true
   wait "$bridge" 2>/dev/null || true
+  tail -n "+$score_from" "$WORK/logs/watch.log" | grep '"batch scored"' > "$WORK/logs/score-$name.log" || true
   sed 's/^/    /' "$WORK/logs/bridge-kafka-$name.out"
   tail -n 1 "$WORK/logs/latency-ours-$name.log" | sed 's/^/    /'
 }
@@ -217,10 +232,12 @@ run_python() {
   pids+=("$consumer")
   for _ in $(seq 1 300); do [[ -f "$WORK/py-ready" ]] && break; sleep 0.2; done
   [[ -f "$WORK/py-ready" ]] || { echo "the Python consumer did not get its partitions" >&2; exit 1; }
+  local scored_from; scored_from=$("$BRIDGE" latency --topic "$PY_SCORED_TOPIC" --source-topic "$topic" --expect 0 \
+    --print-end-offsets 2> "$WORK/logs/offsets-py-$name.log") || scored_from=""
   "$BRIDGE" produce --topic "$topic" --data "$WORK/data/py-$name.csv" --rate "$rate" --duration-secs "$secs" \
     > "$RESULTS/produce_py_$name.json" 2> >(tee "$WORK/logs/produce-py-$name.log" | grep -E "sent [0-9]+ in" | sed 's/^/    /' >&2)
   wait "$consumer" || true
-  "$BRIDGE" latency --topic "$PY_SCORED_TOPIC" --source-topic "$topic" --expect "$n" \
+  "$BRIDGE" latency --topic "$PY_SCORED_TOPIC" --source-topic "$topic" --expect "$n" --from-offsets "$scored_from" \
     --idle-exit-secs 3 --timeout-secs 30 > "$RESULTS/latency_py_$name.json" 2> "$WORK/logs/latency-py-$name.log"
   tail -n 1 "$WORK/logs/latency-py-$name.log" | sed 's/^/    /'
 }

@@ -68,6 +68,45 @@ def bridge_summary(logs, name):
     return dict(zip(keys, (float(x) for x in m.groups())))
 
 
+STEPS = [("load_ms", "histories load (+ locks)"), ("score_ms", "features + model"), ("claim_ms", "ledger claim"),
+         ("s3_ms", "S3 results"), ("kafka_ms", "scored topic (acked)"), ("sqs_ms", "SQS alerts"),
+         ("save_ms", "histories save"), ("commit_ms", "commit"), ("total_ms", "whole batch")]
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(p * len(v)))]
+
+
+def score_steps(logs, name):
+    """The score function's `batch scored` step timings of one run (logs/score-NAME.log)."""
+    try:
+        text = (logs / f"score-{name}.log").read_text(errors="replace")
+    except OSError:
+        return None
+    out = {k: [] for k, _ in STEPS}
+    out["total_200_300"], sizes = [], []
+    for line in text.splitlines():
+        try:
+            d = json.loads(line[line.index("{"):])
+        except ValueError:
+            continue
+        d = {**d, **d.get("fields", {})} if isinstance(d.get("fields"), dict) else d
+        received = d.get("received")
+        if not received:
+            continue
+        sizes.append(float(received))
+        for k, _ in STEPS:
+            if k in d:
+                out[k].append(float(d[k]))
+        if 200 <= float(received) <= 300 and "total_ms" in d:
+            out["total_200_300"].append(float(d["total_ms"]))
+    if not sizes:
+        return None
+    out["batches"], out["mean_batch"] = len(sizes), sum(sizes) / len(sizes)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("results", type=pathlib.Path)
@@ -127,8 +166,9 @@ Rates {', '.join(rate_text(r) for r in main_rates)} msg/s for {a.duration:g} s; 
 is counted as missing. **Lag grew** = payments unscored at the end, or the median latency of the last quarter of
 the run above twice the first quarter's + 100 ms.""")
     lines.append("")
-    lines.append("| side | rate (msg/s) | payments | published at | scored | p50 | p95 | p99 | max | median latency, first → last quarter | scoring throughput | lag grew |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    storage = f"`{a.kafka_storage or '?'}`"
+    lines.append("| side | broker storage | rate (msg/s) | payments | published at | scored | p50 | p95 | p99 | max | median latency, first → last quarter | scoring throughput | lag grew |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for side, label in ((ours, "ours"), (py, "Python reference")):
         for r in side:
             s = r["lat"]["scored"]
@@ -136,7 +176,7 @@ the run above twice the first quarter's + 100 ms.""")
             trend = (f"{ms(s['first_quarter_p50_ms'])} → {ms(s['last_quarter_p50_ms'])}"
                      if s["first_quarter_p50_ms"] is not None else "")
             lines.append(
-                f"| {label} | {rate_text(r['rate'])} ({r['secs']:g} s) | {r['prod']['sent']:,} | {r['prod']['achieved_rate']:,.0f}/s "
+                f"| {label} | {storage} | {rate_text(r['rate'])} ({r['secs']:g} s) | {r['prod']['sent']:,} | {r['prod']['achieved_rate']:,.0f}/s "
                 f"| {s['observed']:,} ({s['observed'] / max(1, s['expected']):.1%}) | {ms(s['p50_ms'], bound)} | {ms(s['p95_ms'], bound)} "
                 f"| {ms(s['p99_ms'], bound)} | {ms(s['max_ms'])}{' (of the scored)' if s['missing'] else ''} | {trend} "
                 f"| {s['throughput_per_s'] or 0:,.0f}/s | {'**yes**' if lag_grew(r['lat']) else 'no'} |")
@@ -145,7 +185,7 @@ the run above twice the first quarter's + 100 ms.""")
     alert_rows = [r for r in ours if r["lat"].get("alerts")]
     if alert_rows:
         lines.append("Ours, publish → alert received by the webhook (the issue's ingest → alert; SQS, `fraud-bridge sqs` "
-                     "long-polling, notify, HMAC-signed POST):")
+                     f"long-polling, notify, HMAC-signed POST); broker storage {storage}:")
         lines.append("")
         lines.append("| rate (msg/s) | alerts expected | received | p50 | p95 | p99 | max |")
         lines.append("|---|---|---|---|---|---|---|")
@@ -158,13 +198,14 @@ the run above twice the first quarter's + 100 ms.""")
     def by_rate(side, rate):
         return next((r for r in side if r["rate"] == rate), None)
 
-    lines.append("Ratios at the same rate (ours ÷ Python; lower latency and higher throughput are better):")
-    lines.append("")
-    lines.append("| rate (msg/s) | p50 ours ÷ Python | p99 ours ÷ Python | scoring throughput ours ÷ Python |")
-    lines.append("|---|---|---|---|")
     ratio_text = {}
     # Every rate both sides ran (the main rates and any shared step).
     shared = sorted({r["rate"] for r in ours} & {r["rate"] for r in py})
+    if shared:
+        lines.append(f"Ratios at the same rate (ours ÷ Python; lower latency and higher throughput are better; broker storage {storage}):")
+        lines.append("")
+        lines.append("| rate (msg/s) | p50 ours ÷ Python | p99 ours ÷ Python | scoring throughput ours ÷ Python |")
+        lines.append("|---|---|---|---|")
     for rate in shared:
         o, p = by_rate(ours, rate), by_rate(py, rate)
         if not o or not p:
@@ -186,7 +227,8 @@ the run above twice the first quarter's + 100 ms.""")
         cells.append(f"{ot / pt:,.1f}×" if pt else "")
         ratio_text[rate] = cells
         lines.append(f"| {rate_text(rate)} | " + " | ".join(cells) + " |")
-    lines.append("")
+    if shared:
+        lines.append("")
 
     def sustained(side):
         ok = [r["rate"] for r in side if not lag_grew(r["lat"])]
@@ -194,7 +236,7 @@ the run above twice the first quarter's + 100 ms.""")
         return (max(ok) if ok else None), (min(bad) if bad else None)
 
     lines.append("**Max sustained throughput before lag grows** (highest rate tried without lag growing, and the "
-                 "lowest where it grew; rates tried: the runs above):")
+                 f"lowest where it grew; rates tried: the runs above; broker storage {storage}):")
     lines.append("")
     for side, label in ((ours, "ours"), (py, "Python reference")):
         ok, bad = sustained(side)
@@ -212,7 +254,7 @@ the run above twice the first quarter's + 100 ms.""")
     if prof:
         lines.append("Where ours spends its time, per run (the Kafka bridge's own timings; *invoke* is the whole score "
                      "invocation seen from the event source: Invoke API round trip + the function's PostgreSQL, S3, Kafka and SQS work; "
-                     "*produce ack* is the payments producer's send → broker acknowledgement):")
+                     f"*produce ack* is the payments producer's send → broker acknowledgement; broker storage {storage}):")
         lines.append("")
         lines.append("| rate (msg/s) | mean batch (max) | invoke p50 / p99 / max | offset commit p50 / p99 | produce ack p50 / p99 |")
         lines.append("|---|---|---|---|---|")
@@ -222,6 +264,23 @@ the run above twice the first quarter's + 100 ms.""")
                          f"| {ms(r['prod'].get('ack_p50_ms'))} / {ms(r['prod'].get('ack_p99_ms'))} |")
         lines.append("")
 
+    steps = [(r, score_steps(a.logs, r["name"])) for r in ours]
+    steps = [(r, st) for r, st in steps if st]
+    if steps:
+        lines.append("The score function's own step timings per batch (its `batch scored` log lines of each run, "
+                     "p50 / p99 in ms; the S3 results, scored-topic deliveries (acknowledged), SQS alerts and history "
+                     f"save overlap, so *whole batch* is not their sum; broker storage {storage}):")
+        lines.append("")
+        lines.append("| rate (msg/s) | batches | mean batch | " + " | ".join(label for _, label in STEPS)
+                     + " | whole batch at 200–300 records |")
+        lines.append("|---" * (len(STEPS) + 4) + "|")
+        for r, st in steps:
+            cells = [f"{pct(st[k], .5):.1f} / {pct(st[k], .99):.1f}" if st.get(k) else "" for k, _ in STEPS]
+            mid = st["total_200_300"]
+            lines.append(f"| {rate_text(r['rate'])} | {st['batches']} | {st['mean_batch']:.0f} | " + " | ".join(cells)
+                         + (f" | {pct(mid, .5):.1f} / {pct(mid, .99):.1f} ({len(mid)}) |" if mid else " | (none) |"))
+        lines.append("")
+
     o1k = by_rate(ours, 1000.0)
     if o1k:
         al = o1k["lat"].get("alerts") or {}
@@ -229,6 +288,13 @@ the run above twice the first quarter's + 100 ms.""")
         met = p99a is not None and p99a <= 50
         lines.append(f"Target (issue 8): ingest → alert p99 ≤ 50 ms at 1k msg/s locally: **{ms(p99a)}** "
                      f"({al.get('observed', 0)} alerts; publish → scored p99 {ms(p99s)}): **{'met' if met else 'not met'}**.")
+        lines.append("")
+        sc = o1k["lat"]["scored"]
+        once = sc["observed"] == sc["expected"] and not o1k["lat"].get("duplicates")
+        met23 = once and p99s is not None and p99s <= 100
+        lines.append(f"Target (issue 23), broker storage {storage}: publish → scored p99 ≤ 100 ms at 1k msg/s, every payment "
+                     f"scored once: **{ms(p99s)}**, {sc['observed']:,} of {sc['expected']:,} scored, "
+                     f"{o1k['lat'].get('duplicates', 0)} seen twice: **{'met' if met23 else 'not met'}**.")
         lines.append("")
     section = "\n".join(lines).rstrip() + "\n"
 

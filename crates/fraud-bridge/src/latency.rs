@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::Message;
+use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -43,6 +43,30 @@ pub struct LatencyArgs {
     /// The webhook sink's alerts file (`fraud-bridge webhook-sink --out`), for alert latency.
     #[arg(long)]
     alerts: Option<PathBuf>,
+    /// Start at these offsets of the scored topic (`PARTITION:OFFSET,...`, from
+    /// `--print-end-offsets` before the run) instead of its beginning: on a broker whose
+    /// storage is slow to read (Tansu on S3), the records of earlier runs would otherwise
+    /// take longer to read than the collection may last. Empty: from the beginning.
+    #[arg(long, default_value = "")]
+    from_offsets: String,
+    /// Print the scored topic's end offsets (`PARTITION:OFFSET,...`; nothing when it has
+    /// no partitions yet) and exit.
+    #[arg(long)]
+    print_end_offsets: bool,
+}
+
+/// `PARTITION:OFFSET,...` → pairs.
+fn parse_offsets(spec: &str) -> Result<Vec<(i32, i64)>> {
+    spec.split(',')
+        .filter(|item| !item.trim().is_empty())
+        .map(|item| {
+            let (p, o) = item
+                .trim()
+                .split_once(':')
+                .with_context(|| format!("offset `{item}` is not PARTITION:OFFSET"))?;
+            Ok((p.parse()?, o.parse()?))
+        })
+        .collect()
 }
 
 /// Nearest-rank percentile (`q` in 0..=1) of `expected` latencies of which the
@@ -165,7 +189,27 @@ pub async fn run(args: LatencyArgs) -> Result<()> {
         .set("auto.offset.reset", "earliest")
         .create()
         .context("creating the collector's consumer")?;
-    consumer.subscribe(&[&args.topic])?;
+    let wait = Duration::from_secs(10);
+    if args.print_end_offsets {
+        let metadata = consumer.fetch_metadata(Some(&args.topic), wait)?;
+        let mut ends = Vec::new();
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            let (_, high) = consumer.fetch_watermarks(&args.topic, partition.id(), wait)?;
+            ends.push(format!("{}:{high}", partition.id()));
+        }
+        println!("{}", ends.join(","));
+        return Ok(());
+    }
+    let from = parse_offsets(&args.from_offsets)?;
+    if from.is_empty() {
+        consumer.subscribe(&[&args.topic])?;
+    } else {
+        let mut assignment = TopicPartitionList::new();
+        for (partition, offset) in from {
+            assignment.add_partition_offset(&args.topic, partition, Offset::Offset(offset))?;
+        }
+        consumer.assign(&assignment)?;
+    }
     let started = Instant::now();
     let mut last_new = Instant::now();
     let mut seen: HashSet<String> = HashSet::new();
@@ -293,6 +337,17 @@ fn read_alerts(path: &std::path::Path, blocked: &HashSet<String>) -> Vec<(i64, i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_parse_from_print_end_offsets_output() {
+        assert_eq!(
+            parse_offsets("0:7110,1:6878, 2:7114").unwrap(),
+            vec![(0, 7110), (1, 6878), (2, 7114)]
+        );
+        assert!(parse_offsets("").unwrap().is_empty());
+        assert!(parse_offsets("0-12").is_err());
+        assert!(parse_offsets("x:1").is_err());
+    }
 
     #[test]
     fn percentiles_are_nearest_rank() {

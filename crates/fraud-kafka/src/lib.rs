@@ -32,20 +32,44 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long [`producer`] lets messages wait to be batched (librdkafka's default).
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(5);
 
+/// `linger.ms` of [`batch_producer`], for a caller that enqueues a whole batch at once and
+/// then awaits every delivery (the score function's scored and dead-letter topics).
+///
+/// With `linger.ms=0` librdkafka sends the first few records the moment they are enqueued,
+/// and the rest in further produce requests (up to five in flight per broker with the
+/// idempotent producer): one batch of 200–300 records became many small requests, each of
+/// which a broker on object storage (Tansu on S3, the local stack's default) turns into its
+/// own object writes. A few ms of linger lets the whole batch gather first, so it goes out
+/// as one request per partition.
+pub const BATCH_LINGER: Duration = Duration::from_millis(5);
+
+/// `compression.codec` of [`batch_producer`] (`none`, `gzip`, `snappy`, `lz4`, `zstd`).
+pub const BATCH_COMPRESSION: &str = "none";
+
 /// An idempotent producer: retries never duplicate or reorder messages within a partition.
 pub fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
     producer_with_linger(brokers, DEFAULT_LINGER)
 }
 
-/// [`producer`] with its own `linger.ms`. A caller that enqueues a whole batch and then
-/// waits for every delivery gains nothing from lingering: the batch is already formed,
-/// and the wait is added to its latency.
+/// [`producer`] with its own `linger.ms`.
 pub fn producer_with_linger(brokers: &str, linger: Duration) -> Result<FutureProducer, KafkaError> {
+    batch_producer(brokers, linger, "none")
+}
+
+/// [`producer`] (idempotent, `acks=all`) for whole batches: `linger.ms` = `linger` (see
+/// [`BATCH_LINGER`]), `compression.codec` = `compression` (see [`BATCH_COMPRESSION`]),
+/// room for a batch of a few thousand records in one message set per partition.
+pub fn batch_producer(
+    brokers: &str,
+    linger: Duration,
+    compression: &str,
+) -> Result<FutureProducer, KafkaError> {
     ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", linger.as_millis().to_string())
+        .set("compression.codec", compression)
         .set(
             "message.timeout.ms",
             DELIVERY_TIMEOUT.as_millis().to_string(),

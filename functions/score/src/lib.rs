@@ -59,10 +59,11 @@ pub struct Config {
     pub model_check: Duration,
     /// `MODEL_CACHE_DIR` (default `/tmp/fraud-models`).
     pub cache_dir: String,
-    /// `KAFKA_LINGER_MS`: the scored/dead-letter producer's `linger.ms` (default 0: a
-    /// batch's records are all enqueued before its deliveries are awaited, so lingering
-    /// would only delay them).
+    /// `KAFKA_LINGER_MS`: the scored/dead-letter producer's `linger.ms` (default
+    /// [`fraud_kafka::BATCH_LINGER`]: the batch gathers into one request per partition).
     pub kafka_linger: Duration,
+    /// `KAFKA_COMPRESSION`: its `compression.codec` (default [`fraud_kafka::BATCH_COMPRESSION`]).
+    pub kafka_compression: String,
 }
 
 impl Config {
@@ -77,7 +78,11 @@ impl Config {
             database_url: required("DATABASE_URL", "Postgres connection URL")?,
             model_check: Duration::from_secs(parsed("MODEL_CHECK_SECS", 30)?),
             cache_dir: or_default("MODEL_CACHE_DIR", "/tmp/fraud-models"),
-            kafka_linger: Duration::from_millis(parsed("KAFKA_LINGER_MS", 0)?),
+            kafka_linger: Duration::from_millis(parsed(
+                "KAFKA_LINGER_MS",
+                fraud_kafka::BATCH_LINGER.as_millis() as u64,
+            )?),
+            kafka_compression: or_default("KAFKA_COMPRESSION", fraud_kafka::BATCH_COMPRESSION),
         })
     }
 }
@@ -164,7 +169,11 @@ impl Scorer {
             config.model_check,
         );
         let alerts = AlertQueue::new(fraud_aws::sqs_client(aws), config.alerts_queue_url.clone());
-        let producer = fraud_kafka::producer_with_linger(&config.brokers, config.kafka_linger)?;
+        let producer = fraud_kafka::batch_producer(
+            &config.brokers,
+            config.kafka_linger,
+            &config.kafka_compression,
+        )?;
         let clients_ms = started.elapsed().as_secs_f64() * 1e3;
         let database = async {
             let t = std::time::Instant::now();

@@ -83,7 +83,8 @@ impl Stack {
                 .join(format!("fraud-test-{}", self.suffix))
                 .display()
                 .to_string(),
-            kafka_linger: Duration::ZERO,
+            kafka_linger: fraud_kafka::BATCH_LINGER,
+            kafka_compression: fraud_kafka::BATCH_COMPRESSION.to_owned(),
         }
     }
 
