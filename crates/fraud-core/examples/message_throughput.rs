@@ -15,6 +15,10 @@
 //!     --model out/model/model.json --data payments.csv [--limit 50000] [--repeat 3]
 //! ```
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu_seconds;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -28,16 +32,6 @@ use serde_json::json;
 
 /// Messages per scored batch (the function's batches at 1k msg/s were 155–269 records).
 const BATCH: usize = 200;
-
-/// CPU time of this thread (user + system) from `/proc/thread-self/stat`; `None` off Linux.
-fn thread_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: f64 = fields.next()?.parse().ok()?;
-    let stime: f64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
 
 /// Seconds of CPU (wall when CPU time is unknown) that `f` took.
 fn timed(f: impl FnOnce()) -> f64 {

@@ -26,6 +26,10 @@
 //! `--first-only` stops after the first scored row: what a cold start costs (model read
 //! and validation dominate), measured from the start of `main`.
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu_seconds;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -90,19 +94,6 @@ fn parse_args() -> Result<Args, String> {
         first_only,
         repeat,
     })
-}
-
-/// CPU time of this thread so far, from `/proc/thread-self/stat` (user + system, in the
-/// kernel's 100 Hz ticks): unlike wall time it does not count time the thread spent
-/// waiting for a core on a busy machine. `None` off Linux.
-fn thread_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: f64 = fields.next()?.parse().ok()?;
-    let stime: f64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) / 100.0)
 }
 
 /// The fastest of repeated runs of one measurement (by records per CPU-second when known,
