@@ -228,15 +228,7 @@ impl Transaction {
     /// (epoch milliseconds, the payments API) when the former is absent.
     pub fn from_fields<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, RecordError> {
         let text = |field: &'static str| -> Result<&'a str, RecordError> {
-            let value = get(field).ok_or(RecordError::MissingField { field })?;
-            if value.len() > MAX_FIELD_BYTES {
-                return Err(RecordError::Oversize {
-                    field,
-                    len: value.len(),
-                    max: MAX_FIELD_BYTES,
-                });
-            }
-            Ok(value.trim())
+            checked(&get, field)?.ok_or(RecordError::MissingField { field })
         };
         let owned = |field: &'static str| -> Result<String, RecordError> {
             let value = text(field)?;
@@ -268,7 +260,7 @@ impl Transaction {
             parse_integer(value).ok_or_else(|| RecordError::not_a_number(field, value))
         };
 
-        let (trans_date_trans_time, unix_from_time) = event_time(&get)?;
+        let (trans_date_trans_time, unix_time) = event_time(&get)?;
         let amt = {
             let value = text("amt")?;
             let amt: f64 = value
@@ -308,7 +300,6 @@ impl Transaction {
                 "a date before the transaction",
             ));
         }
-        let unix_time = unix_from_time;
         let is_fraud = match get("is_fraud").map(str::trim) {
             None | Some("") => None,
             Some("0") | Some("0.0") | Some("false") | Some("False") => Some(false),
@@ -440,6 +431,21 @@ impl Transaction {
     }
 }
 
+/// The trimmed text of `field` when present, refused when longer than [`MAX_FIELD_BYTES`].
+fn checked<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    field: &'static str,
+) -> Result<Option<&'a str>, RecordError> {
+    match get(field) {
+        Some(value) if value.len() > MAX_FIELD_BYTES => Err(RecordError::Oversize {
+            field,
+            len: value.len(),
+            max: MAX_FIELD_BYTES,
+        }),
+        value => Ok(value.map(str::trim)),
+    }
+}
+
 /// Epoch values at or above this magnitude are milliseconds, below it seconds: 10^11 s
 /// is the year 5138, 10^11 ms is 1973, so no payment time is ambiguous.
 const EPOCH_MILLIS_FROM: i64 = 100_000_000_000;
@@ -463,16 +469,9 @@ const TIME_FORMATS: &str =
 fn event_time<'a>(
     get: &impl Fn(&str) -> Option<&'a str>,
 ) -> Result<(NaiveDateTime, Option<i64>), RecordError> {
+    // Blank counts as absent: producers write `""` or `null` for a time they lack.
     let field = |name: &'static str| -> Result<Option<&'a str>, RecordError> {
-        match get(name) {
-            Some(v) if v.len() > MAX_FIELD_BYTES => Err(RecordError::Oversize {
-                field: name,
-                len: v.len(),
-                max: MAX_FIELD_BYTES,
-            }),
-            Some(v) if !v.trim().is_empty() => Ok(Some(v.trim())),
-            _ => Ok(None),
-        }
+        Ok(checked(get, name)?.filter(|v| !v.is_empty()))
     };
     // Kept as given (the Sparkov files' `unix_time` is not the same instant as their
     // `trans_date_trans_time`), unless it is the event time: then it is read as seconds or
