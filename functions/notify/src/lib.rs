@@ -63,6 +63,15 @@ pub enum DeliveryError {
     Sns { topic: String, message: String },
 }
 
+/// How one POST to the webhook failed.
+#[derive(Debug)]
+enum PostFailure {
+    /// A timeout, a connection error, a 5xx or a 429: worth another attempt.
+    Transient(String),
+    /// Any other 4xx: the request itself is refused.
+    Refused(u16),
+}
+
 /// Pushes alerts to the webhook.
 pub struct Notifier {
     http: reqwest::Client,
@@ -141,23 +150,24 @@ impl Notifier {
         (|| self.post_once(alert, body))
             .retry(budget.policy())
             .sleep(tokio::time::sleep)
-            .when(|e| matches!(e, DeliveryError::Exhausted { .. }))
+            .when(|e| matches!(e, PostFailure::Transient(_)))
             .notify(|e, wait| {
-                tracing::warn!(trans_num = %alert.trans_num, error = %e, wait_ms = wait.as_millis() as u64, "webhook post failed; retrying");
+                if let PostFailure::Transient(last) = e {
+                    tracing::warn!(trans_num = %alert.trans_num, error = %last, wait_ms = wait.as_millis() as u64, "webhook post failed; retrying");
+                }
             })
             .await
             .map_err(|e| match e {
-                DeliveryError::Exhausted { last, .. } => DeliveryError::Exhausted {
+                PostFailure::Transient(last) => DeliveryError::Exhausted {
                     attempts: self.config.max_attempts,
                     last,
                 },
-                other => other,
+                PostFailure::Refused(status) => DeliveryError::Refused { status },
             })
     }
 
-    /// One signed POST. A failure worth retrying comes back as `Exhausted` (its
-    /// `attempts` filled in by the caller), a refusal as `Refused`.
-    async fn post_once(&self, alert: &Alert, body: &str) -> Result<(), DeliveryError> {
+    /// One signed POST.
+    async fn post_once(&self, alert: &Alert, body: &str) -> Result<(), PostFailure> {
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
@@ -173,16 +183,13 @@ impl Notifier {
             .body(body.to_owned())
             .send()
             .await;
-        let last = match result {
-            Ok(r) if r.status().is_success() => return Ok(()),
+        match result {
+            Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
-                return Err(DeliveryError::Refused {
-                    status: r.status().as_u16(),
-                })
+                Err(PostFailure::Refused(r.status().as_u16()))
             }
-            Ok(r) => format!("status {}", r.status()),
-            Err(e) => e.to_string(),
-        };
-        Err(DeliveryError::Exhausted { attempts: 1, last })
+            Ok(r) => Err(PostFailure::Transient(format!("status {}", r.status()))),
+            Err(e) => Err(PostFailure::Transient(e.to_string())),
+        }
     }
 }
