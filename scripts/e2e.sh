@@ -107,7 +107,40 @@ print("  model %s (%s) on %d rows: test PR-AUC %.4f, F1 %.4f; promoted: %s (%s);
          r["promoted"], r["promotion_reason"], r["tracked"]))
 PY
 
-step "6. Live: payments API → ingest → Kafka → score → S3 + payments.scored + SQS → notify → webhook"
+step "6. Rules and the synchronous decision API (score's Function URL, as cargo lambda watch serves it)"
+# The rules document is checked before it is uploaded; the score function re-reads it
+# the way it re-reads models. Then one payment decided while it is being authorised:
+# the first request starts the score function (cold), the second is warm.
+"$BIN/fraudctl" rules check rules/example.json | sed 's/^/  /'
+"$BIN/fraudctl" rules push rules/example.json --bucket "$FRAUD_MODELS_BUCKET" | sed 's/^/  /'
+python3 - "$OUT/train.csv" "$OUT" <<'PY2'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+for i, row in enumerate(rows[-2:]):
+    row = {k: v for k, v in row.items() if k not in ("", "Unnamed: 0", "is_fraud")}
+    row["trans_num"] = "decide-" + row["trans_num"]
+    json.dump(row, open(f"{sys.argv[2]}/decide-{i}.json", "w"))
+PY2
+for i in 0 1; do
+  curl -sS -o "$OUT/decision-$i.json" -w '%{time_total}\n' -X POST "http://127.0.0.1:$INVOKE_PORT/lambda-url/fraud-score/" \
+    -H 'content-type: application/json' --data-binary "@$OUT/decide-$i.json" > "$OUT/decision-$i.time"
+done
+python3 - "$OUT" <<'PY2'
+import json, sys
+for i, label in ((0, "first request (cold start)"), (1, "warm")):
+    a = json.load(open(f"{sys.argv[1]}/decision-{i}.json"))
+    if "decision" not in a:
+        sys.exit(f"decision API failed: {a}")
+    wall = float(open(f"{sys.argv[1]}/decision-{i}.time").read()) * 1000
+    t = a.get("timings") or {}
+    fired = ", ".join(r["name"] for r in a["rules_fired"]) or "none"
+    print(f"  {label}: {a['trans_num']} -> {a['decision']} (p={a['probability']:.3f}, by {a['decided_by']}, rules fired: {fired}); "
+          f"{wall:.1f} ms over HTTP, {a['took_ms']:.2f} ms in the function "
+          f"(history {t.get('load_ms', 0):.2f}, model + rules {t.get('decide_ms', 0):.2f}, ledger + history write {t.get('write_ms', 0):.2f}); "
+          f"model {a['model_version']}, rules {a.get('rules_version')}; debug build")
+PY2
+
+step "7. Live: payments API → ingest → Kafka → score → S3 + payments.scored + SQS → notify → webhook"
 # The event source mappings run while ingest polls, as they would in AWS.
 "$BIN/fraud-bridge" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
   --topic "$TOPIC" --group "$GROUP" --batch-size 100 --max-wait-ms 100 --idle-exit-secs 15 > "$OUT/bridge-kafka.out" 2> "$OUT/bridge-kafka.log" &
@@ -133,8 +166,9 @@ cat "$OUT/bridge-kafka.out" "$OUT/bridge-sqs.out" | sed 's/^/  /'
 step "Summary"
 MODEL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model_version"])' "$OUT/train.json")
 psql_q() { psql "$DATABASE_URL" -At -c "$1"; }
-scored=$(psql_q "select count(*) from scored_transactions where model_version = '$MODEL'")
-blocked=$(psql_q "select count(*) from scored_transactions where model_version = '$MODEL' and decision = 'block'")
+# The stream's rows (the decision API's two answers of step 6 are in the ledger too).
+scored=$(psql_q "select count(*) from scored_transactions where model_version = '$MODEL' and via = 'stream'")
+blocked=$(psql_q "select count(*) from scored_transactions where model_version = '$MODEL' and via = 'stream' and decision = 'block'")
 # Alerts of this run's model (a queue may still hold alerts of an earlier, interrupted run).
 alerts=$( [[ -f "$OUT/alerts.jsonl" ]] && grep -c "\"model_version\":\"$MODEL\"" "$OUT/alerts.jsonl" || echo 0)
 results=$(aws s3 ls --recursive "s3://$FRAUD_RESULTS_BUCKET/results/" | wc -l)

@@ -50,12 +50,12 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | grants({"sqs:SendMessage"}, "IngestDeadLetterQueue")
     | grants({"secretsmanager:GetSecretValue"}, "Ref:KafkaSecretArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
-    # score: reads models (never writes them), writes results, sends alerts; Postgres
+    # score: reads models and rules (never writes them), writes results, sends alerts; Postgres
     # and Kafka credentials; the MSK event source describes its cluster.
     "ScoreRole": common(
         "ScoreLogGroup", VPC | {"ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"}
     )
-    | grants({"s3:GetObject"}, "ModelsBucket/models/*")
+    | grants({"s3:GetObject"}, "ModelsBucket/models/*", "ModelsBucket/rules/*")
     | grants({"s3:ListBucket"}, "ModelsBucket")
     | grants({"s3:PutObject"}, "ResultsBucket/*")
     | grants({"sqs:SendMessage"}, "AlertsQueue")
@@ -156,9 +156,11 @@ def test_only_aws_required_grants_are_on_any_resource(template) -> None:
         assert star <= allowed, f"{role}: {sorted(star - allowed)} on '*'"
 
 
-def test_train_function_url_requires_iam_auth(template) -> None:
-    fn = template["Resources"]["TrainFunction"]["Properties"]
-    assert fn["FunctionUrlConfig"]["AuthType"] == "AWS_IAM"
+def test_function_urls_require_iam_auth(template) -> None:
+    # train (on-demand training) and score (the synchronous decision API).
+    for name in ("TrainFunction", "ScoreFunction"):
+        fn = template["Resources"][name]["Properties"]
+        assert fn["FunctionUrlConfig"]["AuthType"] == "AWS_IAM", name
     urls = [
         r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Url"
     ]

@@ -436,6 +436,9 @@ def problems_train_and_track(t: Template) -> list[str]:
     props = train["Properties"]
     if props.get("FunctionUrlConfig", {}).get("AuthType") != "AWS_IAM":
         problems.append("train: Function URL is not AWS_IAM")
+    _, score = function_named(t, "fraud-score")
+    if score["Properties"].get("FunctionUrlConfig", {}).get("AuthType") != "AWS_IAM":
+        problems.append("score: the decision API's Function URL is missing or not AWS_IAM")
     if effective(t, train, "Timeout") != 900 or effective(t, train, "MemorySize") != 3008:
         problems.append("train: want Timeout 900 and MemorySize 3008")
     if env_vars(t, train).get("TRACK_FUNCTION_NAME") != {"Ref": track_name}:
@@ -464,7 +467,7 @@ def problems_logs_and_outputs(t: Template) -> list[str]:
     want = {
         "IngestFunctionArn", "ScoreFunctionArn", "TrainFunctionArn", "NotifyFunctionArn",
         "TrackFunctionArn", "ModelsBucketName", "DataBucketName", "ResultsBucketName",
-        "AlertsQueueUrl", "TrainFunctionUrl",
+        "AlertsQueueUrl", "TrainFunctionUrl", "ScoreFunctionUrl",
     }
     if missing := sorted(want - set(outputs)):
         problems.append(f"missing outputs {missing}")
@@ -525,6 +528,7 @@ def test_sam_transform_produces_the_expected_resources(template: Template, monke
     types = {n: r["Type"] for n, r in out["Resources"].items()}
     assert types["IngestFunctionPoll"] == "AWS::Events::Rule"  # used by the DLQ policy
     assert types["TrainFunctionUrl"] == "AWS::Lambda::Url"  # used by the outputs
+    assert types["ScoreFunctionUrl"] == "AWS::Lambda::Url"  # the decision API
     assert types["NotifyFunctionAlerts"] == "AWS::Lambda::EventSourceMapping"
     assert types["IngestFunctionEventInvokeConfig"] == "AWS::Lambda::EventInvokeConfig"
     assert sum(v == "AWS::Lambda::Function" for v in types.values()) == len(
@@ -592,6 +596,7 @@ MUTATIONS: dict[str, Callable[[Template], None]] = {
         maxReceiveCount=5
     ),
     "open_function_url": lambda t: _fn(t, "fraud-train")["FunctionUrlConfig"].update(AuthType="NONE"),
+    "open_decision_url": lambda t: _fn(t, "fraud-score")["FunctionUrlConfig"].update(AuthType="NONE"),
     "small_train": lambda t: _fn(t, "fraud-train").update(Timeout=300),
     "invoke_any_function": lambda t: _sid(t, "TrainRole", "RecordRunsThroughTrack").update(
         Resource={"Fn::Sub": "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:*"}

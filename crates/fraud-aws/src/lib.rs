@@ -6,6 +6,7 @@
 
 mod model_store;
 mod queue;
+mod rules_store;
 mod s3;
 pub mod secrets;
 
@@ -14,6 +15,7 @@ pub use aws_sdk_s3::Client as S3Client;
 pub use aws_sdk_sqs::Client as SqsClient;
 pub use model_store::{CurrentModel, ModelCache, ModelStore};
 pub use queue::AlertQueue;
+pub use rules_store::{CurrentRules, RulesCache, RulesStore, RulesUploadError};
 pub use s3::{get_bytes, put_bytes, s3_client, S3Uri};
 pub use secrets::{resolve_secrets, SecretError, SecretVar};
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::ModelArtifact;
+use crate::artifact::{Assessment, ModelArtifact};
 pub use crate::calibration::Outcome;
 use crate::features::CardHistories;
 use crate::schema::Transaction;
@@ -64,6 +64,143 @@ pub struct Score {
     /// Top features pushing the score up; empty for approved payments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
+    /// The rules (and list entries) that fired, when a rules document was applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules_fired: Vec<FiredRule>,
+    /// The rules document applied after the model, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_version: Option<String>,
+}
+
+impl Score {
+    /// The model's score of `tx` (no rules applied yet).
+    pub fn of_model(tx: &Transaction, assessment: Assessment, model_version: &str) -> Score {
+        Score {
+            trans_num: tx.trans_num.clone(),
+            cc_num: tx.cc_num,
+            amt: tx.amt,
+            probability: assessment.probability,
+            decision: assessment.outcome.into(),
+            model_version: model_version.to_owned(),
+            outcome: assessment.outcome,
+            reasons: assessment.reasons,
+            rules_fired: Vec::new(),
+            rules_version: None,
+        }
+    }
+
+    /// The outcome after the rules: `outcome` (and the alert decision that follows from
+    /// it), what fired, and the document's version.
+    pub fn with_rules(mut self, outcome: Outcome, fired: Vec<FiredRule>, version: &str) -> Score {
+        self.outcome = outcome;
+        self.decision = outcome.into();
+        self.rules_fired = fired;
+        self.rules_version = Some(version.to_owned());
+        self
+    }
+}
+
+/// A rule, or an allow/block list entry, that fired for a payment (the rules engine
+/// is `fraud-rules`; its verdict travels in scores, records, alerts and answers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiredRule {
+    /// The rule's name, or `allow_list` / `block_list`.
+    pub name: String,
+    /// What the rule asks for.
+    pub outcome: Outcome,
+    /// Its reason code, e.g. `R_ONLINE_BURST` or `BLOCK_LIST_CARD`.
+    pub reason: String,
+}
+
+/// What settled a payment's outcome, in the rules' order of precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    AllowList,
+    BlockList,
+    Rule,
+    Model,
+}
+
+/// The synchronous decision API's answer for one payment: what the caller gets, and
+/// what the ledger keeps so the same `trans_num` asked again gets the same answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionAnswer {
+    pub trans_num: String,
+    /// Calibrated fraud probability from the model.
+    pub probability: f64,
+    /// approve / review / block, after the rules.
+    pub decision: Outcome,
+    /// What settled it.
+    pub decided_by: DecidedBy,
+    /// Reason codes from the model (features that pushed the score up; alerts only).
+    #[serde(default)]
+    pub reasons: Vec<Reason>,
+    /// The rules and list entries that fired.
+    #[serde(default)]
+    pub rules_fired: Vec<FiredRule>,
+    pub model_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_version: Option<String>,
+    /// When the decision was first made (RFC 3339).
+    pub decided_at: String,
+    /// True when this `trans_num` had been decided before and this is that answer again.
+    #[serde(default)]
+    pub repeated: bool,
+    /// Time spent inside the function on this request, in ms.
+    #[serde(default)]
+    pub took_ms: f64,
+    /// Where that time went (a fresh decision only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<DecisionTimings>,
+}
+
+/// A fresh decision's time inside the function, in ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DecisionTimings {
+    /// Card locked, its history and the ledger read (one database round trip).
+    pub load_ms: f64,
+    /// Features, model and rules.
+    pub decide_ms: f64,
+    /// Ledger claim and history save (pipelined), then the commit.
+    pub write_ms: f64,
+}
+
+impl DecisionAnswer {
+    /// The answer for `score`, decided at `decided_at` (RFC 3339).
+    pub fn new(score: &Score, decided_by: DecidedBy, decided_at: String) -> DecisionAnswer {
+        DecisionAnswer {
+            trans_num: score.trans_num.clone(),
+            probability: score.probability,
+            decision: score.outcome,
+            decided_by,
+            reasons: score.reasons.clone(),
+            rules_fired: score.rules_fired.clone(),
+            model_version: score.model_version.clone(),
+            rules_version: score.rules_version.clone(),
+            decided_at,
+            repeated: false,
+            took_ms: 0.0,
+            timings: None,
+        }
+    }
+
+    /// The score this answer stands for (for the scored record and the alert written
+    /// when the payment reaches the stream).
+    pub fn score(&self, tx: &Transaction) -> Score {
+        Score {
+            trans_num: self.trans_num.clone(),
+            cc_num: tx.cc_num,
+            amt: tx.amt,
+            probability: self.probability,
+            decision: self.decision.into(),
+            model_version: self.model_version.clone(),
+            outcome: self.decision,
+            reasons: self.reasons.clone(),
+            rules_fired: self.rules_fired.clone(),
+            rules_version: self.rules_version.clone(),
+        }
+    }
 }
 
 /// Scores payments one by one, keeping per-card history in memory.
@@ -91,17 +228,7 @@ impl<'a> Scorer<'a> {
     /// Scores `tx` and adds it to its card's history.
     pub fn score(&mut self, tx: &Transaction) -> Score {
         let features = self.histories.observe(tx);
-        let assessment = self.artifact.assess(&features);
-        Score {
-            trans_num: tx.trans_num.clone(),
-            cc_num: tx.cc_num,
-            amt: tx.amt,
-            probability: assessment.probability,
-            decision: assessment.outcome.into(),
-            model_version: self.artifact.version.clone(),
-            outcome: assessment.outcome,
-            reasons: assessment.reasons,
-        }
+        Score::of_model(tx, self.artifact.assess(&features), &self.artifact.version)
     }
 
     /// The histories, for saving to a state store.
@@ -147,6 +274,16 @@ pub struct ScoredRecord {
     /// The label, when the payment carried one (replays of labelled data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_fraud: Option<bool>,
+    /// The rules and list entries that fired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules_fired: Vec<FiredRule>,
+    /// The rules document applied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_version: Option<String>,
+    /// True when the decision was made by the synchronous decision API (at
+    /// `scored_at`) before the payment reached the stream.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decided_synchronously: bool,
 }
 
 impl ScoredRecord {
@@ -179,6 +316,9 @@ impl ScoredRecord {
             source,
             published_at_ms,
             is_fraud: tx.is_fraud,
+            rules_fired: score.rules_fired.clone(),
+            rules_version: score.rules_version.clone(),
+            decided_synchronously: false,
         }
     }
 }
@@ -206,6 +346,11 @@ pub struct Alert {
     /// lets the receiver measure ingest → alert latency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at_ms: Option<i64>,
+    /// The rules and list entries that fired (a rule can raise or settle the outcome).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules_fired: Vec<FiredRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_version: Option<String>,
 }
 
 /// Largest alert message accepted, in bytes (an alert is about 300 bytes; SQS itself
@@ -251,6 +396,8 @@ impl Alert {
             outcome: score.outcome,
             reasons: score.reasons.clone(),
             published_at_ms: None,
+            rules_fired: score.rules_fired.clone(),
+            rules_version: score.rules_version.clone(),
         }
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use fraud_core::scoring::{Decision, Score};
+use fraud_core::scoring::{Decision, Outcome, Score};
 use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
@@ -28,6 +28,23 @@ pub struct ScoredTransaction {
     pub probability: f64,
     pub decision: Decision,
     pub model_version: String,
+    /// approve / review / block, after the rules.
+    pub outcome: Outcome,
+}
+
+/// What the ledger holds for a `trans_num` already decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    pub probability: f64,
+    /// approve / review / block (for rows written before outcomes were kept: the
+    /// alert decision, approve or block).
+    pub outcome: Outcome,
+    pub model_version: String,
+    /// `stream` or `decide`.
+    pub via: String,
+    /// The decision API's answer (JSON), for payments it decided.
+    pub answer: Option<String>,
+    pub scored_at: DateTime<Utc>,
 }
 
 impl ScoredTransaction {
@@ -41,6 +58,7 @@ impl ScoredTransaction {
             probability: score.probability,
             decision: score.decision,
             model_version: score.model_version.clone(),
+            outcome: score.outcome,
         }
     }
 }
@@ -68,15 +86,16 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
         let probabilities: Vec<f64> = rows.iter().map(|r| r.probability).collect();
         let decisions: Vec<&str> = rows.iter().map(|r| r.decision.as_str()).collect();
         let versions: Vec<&str> = rows.iter().map(|r| r.model_version.as_str()).collect();
+        let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
         let inserted: HashSet<String> = self
             .client
             .query_typed(
                 "INSERT INTO scored_transactions
-                     (trans_num, cc_num, event_time, probability, decision, model_version)
-                 SELECT trans_num, cc_num::numeric, event_time, probability, decision, model_version
+                     (trans_num, cc_num, event_time, probability, decision, model_version, outcome)
+                 SELECT trans_num, cc_num::numeric, event_time, probability, decision, model_version, outcome
                  FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::float8[],
-                             $5::text[], $6::text[])
-                      AS batch(trans_num, cc_num, event_time, probability, decision, model_version)
+                             $5::text[], $6::text[], $7::text[])
+                      AS batch(trans_num, cc_num, event_time, probability, decision, model_version, outcome)
                  ON CONFLICT (trans_num) DO NOTHING
                  RETURNING trans_num",
                 &[
@@ -86,6 +105,7 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
                     (&probabilities, Type::FLOAT8_ARRAY),
                     (&decisions, Type::TEXT_ARRAY),
                     (&versions, Type::TEXT_ARRAY),
+                    (&outcomes, Type::TEXT_ARRAY),
                 ],
             )
             .await
@@ -99,6 +119,89 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
             .iter()
             .filter(|r| inserted.contains(&r.trans_num) && seen.insert(r.trans_num.as_str()))
             .map(|r| r.trans_num.clone())
+            .collect())
+    }
+
+    /// Records one payment decided by the decision API, with the answer given (JSON),
+    /// marked for the stream to write its scored record and alert when the payment
+    /// arrives there. Returns false when the `trans_num` was already in the ledger
+    /// (nothing is written then).
+    pub async fn claim_decision(
+        &self,
+        row: &ScoredTransaction,
+        answer_json: &str,
+    ) -> Result<bool, DbError> {
+        let inserted = self
+            .client
+            .execute_typed(
+                "INSERT INTO scored_transactions
+                     (trans_num, cc_num, event_time, probability, decision, model_version,
+                      outcome, via, answer, emitted)
+                 VALUES ($1, $2::text::numeric, $3, $4, $5, $6, $7, 'decide', $8::text::jsonb, false)
+                 ON CONFLICT (trans_num) DO NOTHING",
+                &[
+                    (&row.trans_num, Type::TEXT),
+                    (&cc_num_text(row.cc_num), Type::TEXT),
+                    (&row.event_time, Type::TIMESTAMPTZ),
+                    (&row.probability, Type::FLOAT8),
+                    (&row.decision.as_str(), Type::TEXT),
+                    (&row.model_version, Type::TEXT),
+                    (&row.outcome.as_str(), Type::TEXT),
+                    (&answer_json, Type::TEXT),
+                ],
+            )
+            .await
+            .map_err(DbError::query("claim a decision in scored_transactions"))?;
+        Ok(inserted == 1)
+    }
+
+    /// What the ledger holds for `trans_num`, if it was decided or scored before.
+    pub async fn entry(&self, trans_num: &str) -> Result<Option<LedgerEntry>, DbError> {
+        let row = self
+            .client
+            .query_typed(
+                "SELECT probability, coalesce(outcome, decision), model_version, via, answer::text, scored_at
+                 FROM scored_transactions WHERE trans_num = $1",
+                &[(&trans_num, Type::TEXT)],
+            )
+            .await
+            .map_err(DbError::query("read scored_transactions"))?;
+        Ok(row.first().map(|row| LedgerEntry {
+            probability: row.get(0),
+            outcome: match row.get::<_, &str>(1) {
+                "approve" => Outcome::Approve,
+                "review" => Outcome::Review,
+                _ => Outcome::Block,
+            },
+            model_version: row.get(2),
+            via: row.get(3),
+            answer: row.get(4),
+            scored_at: row.get(5),
+        }))
+    }
+
+    /// Of `trans_nums` (already in the ledger), the ones decided by the decision API
+    /// whose scored record and alert are still to be written: marks them written (so
+    /// commit only after writing them) and returns each one's answer (JSON).
+    pub async fn take_undelivered_decisions(
+        &self,
+        trans_nums: &[&str],
+    ) -> Result<Vec<(String, String)>, DbError> {
+        if trans_nums.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .client
+            .query_typed(
+                "UPDATE scored_transactions SET emitted = true
+                 WHERE trans_num = ANY($1) AND NOT emitted AND answer IS NOT NULL
+                 RETURNING trans_num, answer::text",
+                &[(&trans_nums, Type::TEXT_ARRAY)],
+            )
+            .await
+            .map_err(DbError::query("take undelivered decisions"))?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
             .collect())
     }
 

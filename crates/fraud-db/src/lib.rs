@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use card_state::CardStateStore;
 pub use error::DbError;
-pub use ledger::{ScoredLedger, ScoredTransaction};
+pub use ledger::{LedgerEntry, ScoredLedger, ScoredTransaction};
 pub use migrate::migrate;
 pub use runs::{RecordOutcome, RunMetric, RunStore, TrainingRun};
 pub use tokio_postgres::{Client, GenericClient};

@@ -40,6 +40,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "training_runs_report_uri",
         sql: include_str!("../migrations/0004_training_runs_report_uri.sql"),
     },
+    Migration {
+        version: 5,
+        name: "scored_transactions_decisions",
+        sql: include_str!("../migrations/0005_scored_transactions_decisions.sql"),
+    },
 ];
 
 /// Key of the advisory lock that serialises migrations ("fraud-db" in ASCII). Advisory

@@ -3,7 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use fraud_core::features::CardHistory;
-use fraud_core::scoring::Decision;
+use fraud_core::scoring::{Decision, Outcome};
 use fraud_core::Transaction;
 use fraud_db::scratch::ScratchDatabase;
 use fraud_db::{
@@ -85,6 +85,7 @@ fn scored(trans_num: &str, cc_num: u64) -> ScoredTransaction {
         probability: 0.93,
         decision: Decision::Block,
         model_version: "20240501T120000Z-0badcafe".into(),
+        outcome: Outcome::Block,
     }
 }
 
@@ -407,4 +408,52 @@ async fn a_locked_card_waits_for_the_holder_to_commit_and_other_cards_do_not() {
         assert_eq!(loaded[&card].len(), 2);
     }
     waiter.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_decided_payment_keeps_its_answer_and_its_record_is_taken_by_the_stream_once() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let ledger = ScoredLedger::new(&client);
+    let answer = r#"{"trans_num":"d1","decision":"review"}"#;
+    let mut row = scored("d1", 42);
+    row.outcome = Outcome::Review;
+    assert!(ledger.claim_decision(&row, answer).await.unwrap());
+    // Asked again: nothing new is written and the first answer is what the ledger holds.
+    assert!(!ledger
+        .claim_decision(&row, r#"{"other":true}"#)
+        .await
+        .unwrap());
+    let entry = ledger.entry("d1").await.unwrap().unwrap();
+    assert_eq!(entry.via, "decide");
+    assert_eq!(entry.outcome, Outcome::Review);
+    let kept: serde_json::Value = serde_json::from_str(entry.answer.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        kept,
+        serde_json::from_str::<serde_json::Value>(answer).unwrap()
+    );
+    assert!(ledger.entry("unknown").await.unwrap().is_none());
+
+    // The payment reaches the stream: its claim finds it decided, and the stream takes
+    // the undelivered record exactly once; a stream-scored payment is never taken.
+    assert!(ledger
+        .claim(&[scored("d1", 42), scored("s1", 42)])
+        .await
+        .unwrap()
+        .eq(&["s1".to_owned()]));
+    let taken = ledger
+        .take_undelivered_decisions(&["d1", "s1"])
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].0, "d1");
+    assert!(ledger
+        .take_undelivered_decisions(&["d1", "s1"])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ledger.entry("s1").await.unwrap().unwrap().outcome,
+        Outcome::Block
+    );
 }

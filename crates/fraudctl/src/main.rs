@@ -7,6 +7,7 @@
 mod commands;
 mod progress;
 mod report;
+mod rules;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +33,9 @@ enum Command {
     /// Draw a training run's report (index.html + PNG figures) from a run directory,
     /// model artifact or report folder.
     Report(report::ReportArgs),
+    /// Rules applied after the model: check a document, upload it, list the names.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Score(args) => commands::score(args),
         Command::Features(args) => commands::features(args),
         Command::Report(args) => report::report(args),
+        Command::Rules(command) => rules::run(command),
     }
 }

@@ -1,7 +1,7 @@
-//! Lambda entry point of the score function (Kafka event source).
+//! Lambda entry point of the score function: Kafka batches (the event source mapping),
+//! Function URL requests and direct Invoke calls (one payment to decide).
 #![forbid(unsafe_code)]
 
-use aws_lambda_events::event::kafka::KafkaEvent;
 use fraud_fn_score::{Config, Scorer};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -15,12 +15,13 @@ async fn main() -> Result<(), Error> {
         fraud_aws::resolve_secrets(&aws, &secrets, fraud_lambda::lookup).await?,
     );
     let config = Config::from_env()?;
-    // Connects, migrates and loads the current model (a missing one is not fatal).
+    // Connects, migrates and loads the current model and rules (a missing model is not
+    // fatal).
     let scorer = Scorer::new(config, &aws).await?;
     let scorer = &scorer;
     run(service_fn(
-        move |event: LambdaEvent<KafkaEvent>| async move {
-            Ok::<_, Error>(scorer.handle(event.payload).await?)
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, Error>(scorer.handle_event(event.payload).await?)
         },
     ))
     .await

@@ -91,6 +91,17 @@ impl Stack {
     /// Every alert message on the queue (drained): trans_num → how many messages.
     pub async fn drain_alerts(&self) -> BTreeMap<String, usize> {
         let mut seen = BTreeMap::new();
+        for alert in self.drain_alerts_bodies().await {
+            *seen
+                .entry(alert["trans_num"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        seen
+    }
+
+    /// Every alert message on the queue (drained), parsed.
+    pub async fn drain_alerts_bodies(&self) -> Vec<serde_json::Value> {
+        let mut seen = Vec::new();
         loop {
             let out = self
                 .sqs
@@ -105,10 +116,7 @@ impl Stack {
                 return seen;
             }
             for m in out.messages() {
-                let alert: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
-                *seen
-                    .entry(alert["trans_num"].as_str().unwrap().to_owned())
-                    .or_default() += 1;
+                seen.push(serde_json::from_str(m.body().unwrap()).unwrap());
                 self.sqs
                     .delete_message()
                     .queue_url(&self.queue_url)
