@@ -139,6 +139,31 @@ for i, label in ((0, "first request (cold start)"), (1, "warm")):
           f"(history {t.get('load_ms', 0):.2f}, model + rules {t.get('decide_ms', 0):.2f}, ledger + history write {t.get('write_ms', 0):.2f}); "
           f"model {a['model_version']}, rules {a.get('rules_version')}; debug build")
 PY2
+# The same payment through the Invoke API, as boto3 (or Airflow) calls it: the same
+# trans_num gets the same answer; and a bad payment is refused with the field named.
+"${FRAUD_STACK_DIR:-$HOME/.cache/fraud-stack}/venv/stack/bin/python" - "$OUT" "$INVOKE_PORT" <<'PY2'
+import json, sys, urllib.request, urllib.error
+import boto3
+out, port = sys.argv[1], sys.argv[2]
+lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                   aws_access_key_id="test", aws_secret_access_key="test")
+r = lam.invoke(FunctionName="fraud-score", Payload=open(f"{out}/decide-0.json", "rb").read())
+again = json.loads(r["Payload"].read())
+first = json.load(open(f"{out}/decision-0.json"))
+if not again.get("repeated") or again["decision"] != first["decision"] or again["probability"] != first["probability"]:
+    sys.exit(f"boto3 invoke of the same trans_num gave another answer: {again} vs {first}")
+print(f"  boto3 invoke of the same trans_num: {again['decision']} again (repeated: {again['repeated']}), {again['took_ms']:.2f} ms in the function")
+bad = json.load(open(f"{out}/decide-1.json")); bad["trans_num"] += "-bad"; bad["amt"] = -5
+req = urllib.request.Request(f"http://127.0.0.1:{port}/lambda-url/fraud-score/", data=json.dumps(bad).encode(),
+                             headers={"content-type": "application/json"}, method="POST")
+try:
+    urllib.request.urlopen(req)
+    sys.exit("a negative amount was decided")
+except urllib.error.HTTPError as e:
+    if e.code != 400:
+        sys.exit(f"a negative amount got HTTP {e.code}, want 400")
+    print(f"  a bad payment over the Function URL: HTTP 400 {json.loads(e.read())['error']}")
+PY2
 
 step "7. Live: payments API → ingest → Kafka → score → S3 + payments.scored + SQS → notify → webhook"
 # The event source mappings run while ingest polls, as they would in AWS.

@@ -218,7 +218,10 @@ def problems_required_env(t: Template) -> list[str]:
     by_arn = secret_arn_vars()
     assert by_arn, "no secret variables found in crates/fraud-aws/src/secrets.rs"
     for d in sorted(p.name for p in FUNCTIONS_DIR.iterdir() if (p / "src/lib.rs").is_file()):
-        src = (FUNCTIONS_DIR / d / "src/lib.rs").read_text()
+        # Config may live in lib.rs or a module of its own (score's config.rs).
+        src = "\n".join(
+            p.read_text() for p in (FUNCTIONS_DIR / d / "src").glob("*.rs") if p.name in ("lib.rs", "config.rs")
+        )
         needed = set(re.findall(r'required\(\s*"([A-Z0-9_]+)"', src))
         needed |= set(re.findall(r'lookup\(\s*"([A-Z0-9_]+)"\s*\)', src))
         try:
