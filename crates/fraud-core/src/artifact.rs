@@ -21,8 +21,20 @@ use crate::calibration::{Calibration, CostReport, DecisionPolicy, Outcome, Relia
 use crate::features::{FeatureVector, FEATURE_NAMES, FEATURE_PIPELINE_VERSION};
 use crate::metrics::SliceReport;
 use crate::model::{AttributionSpace, Forest, Learner};
-use crate::scoring::Reason;
-use crate::train::TimeSplit;
+use crate::selection::{Candidate, TimeSplit};
+
+/// One reason code: a feature that pushed the score up, by how much.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Feature name (see `fraud_core::features`).
+    pub feature: String,
+    /// The feature's value for this payment.
+    pub value: f64,
+    /// Its contribution to the raw score (path attribution).
+    pub contribution: f64,
+    /// Unit of `contribution`: `probability` (forests) or `log_odds` (boosted trees).
+    pub unit: String,
+}
 
 /// Value of the `format` field.
 pub const ARTIFACT_FORMAT: &str = "fraud-model";
@@ -89,7 +101,7 @@ pub struct TrainingInfo {
     /// Wall time of fitting every candidate.
     pub train_seconds: f64,
     /// Every model fitted, with its validation PR-AUC; the best became this artifact.
-    pub candidates: Vec<crate::train::Candidate>,
+    pub candidates: Vec<Candidate>,
 }
 
 /// A trained model and everything needed to use and audit it.

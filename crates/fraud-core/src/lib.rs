@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod schema;
 pub mod scoring;
+pub mod selection;
 pub mod train;
 pub mod webhook;
 

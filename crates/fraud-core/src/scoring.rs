@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::artifact::Reason;
 use crate::artifact::{Assessment, ModelArtifact};
 pub use crate::calibration::Outcome;
 use crate::features::CardHistories;
@@ -26,19 +27,6 @@ impl From<Outcome> for Decision {
             Outcome::Review | Outcome::Block => Decision::Block,
         }
     }
-}
-
-/// One reason code: a feature that pushed the score up, by how much.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reason {
-    /// Feature name (see `fraud_core::features`).
-    pub feature: String,
-    /// The feature's value for this payment.
-    pub value: f64,
-    /// Its contribution to the raw score (path attribution).
-    pub contribution: f64,
-    /// Unit of `contribution`: `probability` (forests) or `log_odds` (boosted trees).
-    pub unit: String,
 }
 
 impl Decision {
