@@ -2,15 +2,14 @@
 //! and prints a summary.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::BufWriter;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
-use fraud_core::artifact::{sha256_hex, ModelArtifact, ARTIFACT_FILE};
+use fraud_core::artifact::ARTIFACT_FILE;
 use fraud_core::calibration::CostModel;
-use fraud_core::csv_input::CsvTransactions;
 use fraud_core::features::FEATURE_NAMES;
 use fraud_core::metrics::SliceReport;
 use fraud_core::model::{ForestParams, GbmParams, Learner};
@@ -18,9 +17,9 @@ use fraud_core::scoring::Scorer;
 use fraud_core::train::{
     default_blend, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit,
 };
-use fraud_core::{Rejection, Transaction};
 use fraud_generator::{Generator, GeneratorConfig};
 
+use crate::input::{create_parent, load_artifact, load_csv};
 use crate::progress;
 
 #[derive(Args)]
@@ -491,76 +490,4 @@ fn print_report(name: &str, r: &SliceReport) {
     println!("  {name:<10} rows {:>8}  frauds {:>5}  PR-AUC {:.4}  ROC-AUC {:.4}  @threshold {:.4}: precision {:.4} recall {:.4} F1 {:.4}  (tp {} fp {} fn {} tn {})",
         r.rows, r.frauds, r.pr_auc, r.roc_auc, r.threshold, r.precision, r.recall, r.f1,
         r.confusion.tp, r.confusion.fp, r.confusion.fn_, r.confusion.tn);
-}
-
-/// Reads a model directory or artifact file.
-pub fn load_artifact(path: &Path) -> Result<ModelArtifact> {
-    let file = if path.is_dir() {
-        path.join(ARTIFACT_FILE)
-    } else {
-        path.to_owned()
-    };
-    let bytes = fs::read(&file).with_context(|| format!("cannot read model {}", file.display()))?;
-    ModelArtifact::from_bytes(&bytes)
-        .with_context(|| format!("cannot load model {}", file.display()))
-}
-
-/// Reads a CSV fully; rejected rows are written to `rejects` (line, trans_num, reason, raw).
-/// Returns the transactions, the SHA-256 of the file and the number rejected.
-pub(crate) fn load_csv(path: &Path, rejects: &Path) -> Result<(Vec<Transaction>, String, u64)> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let sha256 = sha256_hex(&bytes);
-    let bar = progress::bar(None, "reading");
-    let mut txs = Vec::new();
-    let mut rejected: Vec<Rejection> = Vec::new();
-    for row in CsvTransactions::new(bytes.as_slice())
-        .with_context(|| format!("cannot read {}", path.display()))?
-    {
-        match row? {
-            Ok(tx) => txs.push(tx),
-            Err(r) => rejected.push(r),
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    if !rejected.is_empty() {
-        create_parent(rejects)?;
-        let mut out = csv::Writer::from_path(rejects)
-            .with_context(|| format!("cannot create {}", rejects.display()))?;
-        out.write_record(["line", "trans_num", "reason", "raw"])?;
-        for r in &rejected {
-            out.write_record([
-                r.line.to_string(),
-                r.trans_num.clone().unwrap_or_default(),
-                r.reason.clone(),
-                r.raw.clone(),
-            ])?;
-        }
-        out.flush()?;
-        let shown = rejected
-            .iter()
-            .take(5)
-            .map(|r| format!("    {r}"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        eprintln!(
-            "{} rows of {} rejected (written to {}), first ones:\n{shown}",
-            rejected.len(),
-            path.display(),
-            rejects.display()
-        );
-    }
-    if txs.is_empty() {
-        bail!("{} holds no valid transaction", path.display());
-    }
-    Ok((txs, sha256, rejected.len() as u64))
-}
-
-fn create_parent(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let _ = std::io::stdout().flush();
-    Ok(())
 }

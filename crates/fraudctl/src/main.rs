@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod input;
 mod progress;
 mod report;
 mod rules;

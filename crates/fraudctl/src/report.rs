@@ -11,7 +11,7 @@ use fraud_core::train::{prepare, Prepared};
 use fraud_report::from_core::{amounts_by_trans_num, amounts_in_order, report_input};
 use fraud_report::{ReportInput, INPUT_FILE, REPORT_DIR};
 
-use crate::commands::{load_artifact, load_csv};
+use crate::input::{load_artifact, load_csv};
 
 /// Report options of `fraudctl train`.
 #[derive(Args)]
