@@ -11,7 +11,13 @@
 //!
 //! Not emulated: memory limits (reported, not enforced), the filesystem layout
 //! (`/var/task`, a private `/tmp`), extensions, layers, response streaming.
+//!
+//! The bootstrap is started through this binary's own "exec stage" (see [`child`]), so
+//! `main` must call [`child::exec_stage_if_requested`] before anything else.
 
+#![forbid(unsafe_code)]
+
+pub mod child;
 pub mod config;
 pub mod report;
 pub mod server;

@@ -1,9 +1,15 @@
 //! `lambda-process-init`: started by LocalStack's process executor, one per execution
 //! environment. Configuration comes from the environment (see `config.rs`).
+//!
+//! The same binary is also the exec stage that turns into a bootstrap (see `child.rs`).
+
+#![forbid(unsafe_code)]
 
 use anyhow::Context;
 
 fn main() -> anyhow::Result<()> {
+    // Started by ourselves to become a bootstrap: does not return.
+    lambda_process_init::child::exec_stage_if_requested();
     let filter = tracing_subscriber::EnvFilter::try_from_env("LAMBDA_PROCESS_INIT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

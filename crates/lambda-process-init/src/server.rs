@@ -18,9 +18,9 @@
 //! [`Shared::wait_for_output`] relies on that.
 
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -30,10 +30,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rustix::process::{Pid, Signal};
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::child;
 use crate::config::{Config, INIT_ONLY_VARS};
 use crate::report;
 
@@ -113,13 +115,18 @@ struct Shared {
     current: Mutex<Option<Pending>>,
     child: Mutex<Option<Running>>,
     generation: Mutex<u64>,
-    /// Raw fds of the bootstrap's stdout/stderr pipes (-1 once closed).
-    pipe_fds: [AtomicI32; 2],
+    /// Copies of the read ends of the bootstrap's stdout/stderr pipes, to count the bytes
+    /// not read yet; each tagged with the bootstrap's generation, and dropped by that
+    /// bootstrap's reader task when the pipe closes.
+    pipes: Mutex<[Option<(u64, OwnedFd)>; 2]>,
     /// `ready` or `error` was sent to LocalStack (each environment reports once).
     startup_reported: AtomicBool,
 }
 
 /// Runs the init until SIGTERM/SIGINT: starts the bootstrap, serves both APIs.
+///
+/// The bootstrap is started through this process's executable (`/proc/self/exe`), whose
+/// `main` must call [`child::exec_stage_if_requested`] first.
 pub async fn run(cfg: Config) -> Result<(), InitError> {
     let invoke_listener = tokio::net::TcpListener::bind(cfg.invoke_addr)
         .await
@@ -155,7 +162,7 @@ pub async fn run(cfg: Config) -> Result<(), InitError> {
         current: Mutex::new(None),
         child: Mutex::new(None),
         generation: Mutex::new(0),
-        pipe_fds: [AtomicI32::new(-1), AtomicI32::new(-1)],
+        pipes: Mutex::new([None, None]),
         startup_reported: AtomicBool::new(false),
     });
     tracing::info!(
@@ -227,12 +234,10 @@ async fn shutdown_signal() {
 /// re-parented. Polled, because a parent-death signal would follow the LocalStack
 /// *thread* that started us, not the process.
 async fn parent_gone() {
-    // SAFETY: getppid has no preconditions and cannot fail.
-    let original = unsafe { libc::getppid() };
+    let original = std::os::unix::process::parent_id();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        // SAFETY: as above.
-        if unsafe { libc::getppid() } != original {
+        if std::os::unix::process::parent_id() != original {
             return;
         }
     }
@@ -268,39 +273,30 @@ impl Shared {
             *g += 1;
             *g
         };
-        let mut cmd = tokio::process::Command::new(&self.cfg.bootstrap);
+        // Started through the exec stage, which makes the kernel kill the bootstrap if
+        // the init dies (no orphaned functions; see `child`). Its stdin is /dev/null.
+        let mut cmd = child::command(&self.cfg.bootstrap);
         cmd.current_dir(&self.cfg.task_root)
             .env_clear()
             .envs(self.child_env.iter().map(|(k, v)| (k, v)))
             .env("AWS_LAMBDA_RUNTIME_API", self.runtime_api.to_string())
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Own process group, so a timeout kills everything the bootstrap started.
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent; it only
-        // asks the kernel to kill the bootstrap if the init dies (no orphaned functions).
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| {
-            report::entrypoint_error(&self.cfg.bootstrap.display().to_string(), &e.to_string())
+        let mut child = child::spawn(cmd).map_err(|reason| {
+            report::entrypoint_error(&self.cfg.bootstrap.display().to_string(), &reason)
         })?;
         let pid = child.id().unwrap_or(0);
         tracing::info!(pid, generation, "bootstrap started");
 
         if let Some(out) = child.stdout.take() {
-            self.pipe_fds[0].store(out.as_raw_fd(), Ordering::SeqCst);
-            tokio::spawn(pump(self.clone(), out, 0));
+            self.watch_pipe(0, generation, &out);
+            tokio::spawn(pump(self.clone(), out, 0, generation));
         }
         if let Some(err) = child.stderr.take() {
-            self.pipe_fds[1].store(err.as_raw_fd(), Ordering::SeqCst);
-            tokio::spawn(pump(self.clone(), err, 1));
+            self.watch_pipe(1, generation, &err);
+            tokio::spawn(pump(self.clone(), err, 1, generation));
         }
         let (exited_tx, exited_rx) = watch::channel(false);
         *slot = Some(Running {
@@ -358,13 +354,35 @@ impl Shared {
         let Some((pid, mut exited)) = running else {
             return;
         };
-        if pid > 0 {
-            // SAFETY: plain syscall; a negative pid addresses the bootstrap's own group.
-            unsafe {
-                libc::kill(-(pid as i32), libc::SIGKILL);
+        // The bootstrap leads its own process group (same id as its pid).
+        if let Some(group) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+            if let Err(e) = rustix::process::kill_process_group(group, Signal::KILL) {
+                tracing::debug!(pid, error = %e, "cannot kill the bootstrap's process group");
             }
         }
         let _ = tokio::time::timeout(KILL_WAIT, exited.wait_for(|done| *done)).await;
+    }
+
+    /// Keeps a copy of the read end of one of the bootstrap's output pipes for
+    /// [`Shared::wait_for_output`].
+    fn watch_pipe(&self, index: usize, generation: u64, pipe: &impl AsFd) {
+        let copy = match pipe.as_fd().try_clone_to_owned() {
+            Ok(fd) => Some((generation, fd)),
+            Err(e) => {
+                // Only the last lines of an invocation's logs may be missed.
+                tracing::warn!(error = %e, "cannot watch the bootstrap's output pipe");
+                None
+            }
+        };
+        self.pipes.lock().unwrap_or_else(|e| e.into_inner())[index] = copy;
+    }
+
+    /// Forgets the pipe copy of `generation` (not a successor's) once its pipe closed.
+    fn unwatch_pipe(&self, index: usize, generation: u64) {
+        let mut pipes = self.pipes.lock().unwrap_or_else(|e| e.into_inner());
+        if pipes[index].as_ref().is_some_and(|(g, _)| *g == generation) {
+            pipes[index] = None;
+        }
     }
 
     /// Sends `ready`/`error` to LocalStack, once per environment.
@@ -389,10 +407,13 @@ impl Shared {
     async fn wait_for_output(&self) {
         let deadline = Instant::now() + OUTPUT_DRAIN_MAX;
         loop {
-            let pending: i64 = self
-                .pipe_fds
+            let pending: u64 = self
+                .pipes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
                 .iter()
-                .map(|fd| bytes_in_pipe(fd.load(Ordering::SeqCst)))
+                .flatten()
+                .map(|(_, fd)| bytes_in_pipe(fd))
                 .sum();
             if pending == 0 || Instant::now() >= deadline {
                 return;
@@ -505,24 +526,19 @@ impl Shared {
     }
 }
 
-/// Bytes waiting in a pipe (0 when the fd is closed or unknown).
-fn bytes_in_pipe(fd: i32) -> i64 {
-    if fd < 0 {
-        return 0;
-    }
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the pointer we pass.
-    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
-    if rc == 0 {
-        i64::from(n)
-    } else {
-        0
-    }
+/// Bytes waiting in a pipe (`FIONREAD`; 0 when they cannot be counted).
+fn bytes_in_pipe(pipe: impl AsFd) -> u64 {
+    rustix::io::ioctl_fionread(pipe).unwrap_or(0)
 }
 
 /// Copies one of the bootstrap's output pipes into the log buffer (and to our stderr,
 /// which the executor keeps as the environment's log file).
-async fn pump<R: tokio::io::AsyncRead + Unpin>(shared: Arc<Shared>, mut pipe: R, index: usize) {
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    shared: Arc<Shared>,
+    mut pipe: R,
+    index: usize,
+    generation: u64,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match pipe.read(&mut buf).await {
@@ -534,7 +550,7 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(shared: Arc<Shared>, mut pipe: R,
             }
         }
     }
-    shared.pipe_fds[index].store(-1, Ordering::SeqCst);
+    shared.unwatch_pipe(index, generation);
 }
 
 async fn invoke(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -696,4 +712,23 @@ async fn init_error(
         None => shared.report_startup("error", payload).await,
     }
     accepted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn bytes_in_pipe_counts_what_is_not_read_yet() {
+        let (mut rx, mut tx) = std::io::pipe().unwrap();
+        assert_eq!(bytes_in_pipe(&rx), 0);
+        tx.write_all(b"hello").unwrap();
+        // A copy of the read end (what `Shared` keeps) sees the same pipe.
+        let copy = rx.as_fd().try_clone_to_owned().unwrap();
+        assert_eq!(bytes_in_pipe(&copy), 5);
+        let mut two = [0u8; 2];
+        rx.read_exact(&mut two).unwrap();
+        assert_eq!(bytes_in_pipe(&copy), 3);
+    }
 }
