@@ -5,7 +5,7 @@
 #   PostgreSQL 15 (own cluster)    127.0.0.1:55432
 #   cargo-lambda (installed only, never started here)
 #   Lambda without Docker: LocalStack's runtime executor "process" (localstack/process-executor)
-#   runs functions as local processes through lambda-process-init (crates/lambda-process-init)
+#   runs functions as local processes through lambda-process-init (local/lambda-process-init)
 #
 # Usage: localstack/stack.sh {up|down|status|install|env|logs SERVICE [-f]|seed|check}
 # State: ${FRAUD_STACK_DIR:-$HOME/.cache/fraud-stack}. See localstack/README.md.
@@ -260,7 +260,7 @@ process_executor_ok() {
 
 process_init_ok() {
     [[ -x $PROCESS_INIT_BIN ]] &&
-        [[ "$(cat "$PROCESS_INIT_BIN.stamp" 2>/dev/null)" == "$(tree_stamp crates/lambda-process-init Cargo.lock)" ]]
+        [[ "$(cat "$PROCESS_INIT_BIN.stamp" 2>/dev/null)" == "$(tree_stamp local/lambda-process-init Cargo.lock)" ]]
 }
 
 # The executor plugin goes into LocalStack's venv (setuptools is there: no download).
@@ -283,7 +283,7 @@ install_process_init() {
     mkdir -p "$(dirname "$PROCESS_INIT_BIN")"
     cp -f "$target/release/lambda-process-init" "$PROCESS_INIT_BIN.tmp"
     mv -f "$PROCESS_INIT_BIN.tmp" "$PROCESS_INIT_BIN"
-    tree_stamp crates/lambda-process-init Cargo.lock >"$PROCESS_INIT_BIN.stamp"
+    tree_stamp local/lambda-process-init Cargo.lock >"$PROCESS_INIT_BIN.stamp"
 }
 
 postgres_installed() { [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" && -x "$PG_BIN/psql" ]]; }

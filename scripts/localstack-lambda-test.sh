@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Our Lambda functions running inside LocalStack without Docker (runtime executor
-# "process": localstack/process-executor + crates/lambda-process-init).
+# "process": localstack/process-executor + local/lambda-process-init).
 #   invoke (track, train -> track), SQS event source -> notify (partial batch failure,
 #   redrive to DLQ), EventBridge schedule -> ingest, timeout/crash handling, CloudWatch
 #   Logs; prints cold start and warm invoke p50. See tests/localstack-lambda/run.py.
