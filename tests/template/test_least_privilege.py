@@ -86,8 +86,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | grants({"secretsmanager:GetSecretValue"}, "Ref:WebhookSecretArn")
     | grants({"sns:Publish"}, "Ref:AlertsSnsTopicArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
-    # track: Postgres only (its URL secret).
+    # track: Postgres (its URL secret) and label CSVs under labels/ in the data bucket.
     "TrackRole": common("TrackLogGroup")
+    | grants({"s3:GetObject"}, "DataBucket/labels/*")
     | grants({"secretsmanager:GetSecretValue"}, "Ref:DatabaseSecretArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
 }

@@ -30,6 +30,9 @@ pub struct ScoredTransaction {
     pub model_version: String,
     /// approve / review / block, after the rules.
     pub outcome: Outcome,
+    /// The label the payment carried (the payments API's `is_fraud`), if any: the
+    /// first truth live quality is measured against (see [`crate::labels`]).
+    pub is_fraud: Option<bool>,
 }
 
 /// What the ledger holds for a `trans_num` already decided.
@@ -59,7 +62,13 @@ impl ScoredTransaction {
             decision: score.decision,
             model_version: score.model_version.clone(),
             outcome: score.outcome,
+            is_fraud: None,
         }
+    }
+
+    /// The same row with the label the payment carried (`transaction.is_fraud`).
+    pub fn labelled(self, is_fraud: Option<bool>) -> ScoredTransaction {
+        ScoredTransaction { is_fraud, ..self }
     }
 }
 
@@ -87,15 +96,19 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
         let decisions: Vec<&str> = rows.iter().map(|r| r.decision.as_str()).collect();
         let versions: Vec<&str> = rows.iter().map(|r| r.model_version.as_str()).collect();
         let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
+        let labels: Vec<Option<bool>> = rows.iter().map(|r| r.is_fraud).collect();
         let inserted: HashSet<String> = self
             .client
             .query_typed(
                 "INSERT INTO scored_transactions
-                     (trans_num, cc_num, event_time, probability, decision, model_version, outcome)
-                 SELECT trans_num, cc_num::numeric, event_time, probability, decision, model_version, outcome
+                     (trans_num, cc_num, event_time, probability, decision, model_version, outcome,
+                      is_fraud)
+                 SELECT trans_num, cc_num::numeric, event_time, probability, decision, model_version,
+                        outcome, is_fraud
                  FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::float8[],
-                             $5::text[], $6::text[], $7::text[])
-                      AS batch(trans_num, cc_num, event_time, probability, decision, model_version, outcome)
+                             $5::text[], $6::text[], $7::text[], $8::bool[])
+                      AS batch(trans_num, cc_num, event_time, probability, decision, model_version,
+                               outcome, is_fraud)
                  ON CONFLICT (trans_num) DO NOTHING
                  RETURNING trans_num",
                 &[
@@ -106,6 +119,7 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
                     (&decisions, Type::TEXT_ARRAY),
                     (&versions, Type::TEXT_ARRAY),
                     (&outcomes, Type::TEXT_ARRAY),
+                    (&labels, Type::BOOL_ARRAY),
                 ],
             )
             .await
@@ -136,8 +150,8 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
             .execute_typed(
                 "INSERT INTO scored_transactions
                      (trans_num, cc_num, event_time, probability, decision, model_version,
-                      outcome, via, answer, emitted)
-                 VALUES ($1, $2::text::numeric, $3, $4, $5, $6, $7, 'decide', $8::text::jsonb, false)
+                      outcome, is_fraud, via, answer, emitted)
+                 VALUES ($1, $2::text::numeric, $3, $4, $5, $6, $7, $9, 'decide', $8::text::jsonb, false)
                  ON CONFLICT (trans_num) DO NOTHING",
                 &[
                     (&row.trans_num, Type::TEXT),
@@ -148,6 +162,7 @@ impl<'a, C: GenericClient> ScoredLedger<'a, C> {
                     (&row.model_version, Type::TEXT),
                     (&row.outcome.as_str(), Type::TEXT),
                     (&answer_json, Type::TEXT),
+                    (&row.is_fraud, Type::BOOL),
                 ],
             )
             .await

@@ -1,6 +1,7 @@
 //! PostgreSQL adapter of the fraud pipeline: the training-run log the track function
 //! writes, the per-card feature state the score function keeps between invocations,
-//! and the ledger that makes scoring idempotent when Kafka redelivers a batch.
+//! the ledger that makes scoring idempotent when Kafka redelivers a batch, the labels
+//! that arrive later and the live quality measured against them.
 //!
 //! The schema belongs to this crate: [`migrate`] applies the SQL files embedded from
 //! `migrations/`, so every function that connects brings the database up to date at
@@ -13,8 +14,10 @@
 
 mod card_state;
 mod error;
+pub mod labels;
 mod ledger;
 mod migrate;
+pub mod quality;
 mod runs;
 #[cfg(feature = "test-support")]
 pub mod scratch;
@@ -23,8 +26,10 @@ use std::time::Duration;
 
 pub use card_state::CardStateStore;
 pub use error::DbError;
+pub use labels::{Label, LabelConflict, LabelReport, LabelStore};
 pub use ledger::{LedgerEntry, ScoredLedger, ScoredTransaction};
 pub use migrate::migrate;
+pub use quality::{ModelQuality, QualityStore};
 pub use runs::{RecordOutcome, RunMetric, RunStore, TrainingRun};
 pub use tokio_postgres::{Client, GenericClient};
 

@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "scored_transactions_decisions",
         sql: include_str!("../migrations/0005_scored_transactions_decisions.sql"),
     },
+    Migration {
+        version: 6,
+        name: "labels",
+        sql: include_str!("../migrations/0006_labels.sql"),
+    },
 ];
 
 /// Key of the advisory lock that serialises migrations ("fraud-db" in ASCII). Advisory

@@ -46,7 +46,7 @@ async fn concurrent_starters_apply_each_migration_once() {
 }
 
 #[tokio::test]
-async fn creates_the_three_tables() {
+async fn creates_the_tables() {
     let db = ScratchDatabase::create().await;
     let client = db.migrated().await;
     let tables: Vec<String> = client
@@ -64,6 +64,8 @@ async fn creates_the_three_tables() {
         tables,
         [
             "card_history",
+            "labels",
+            "model_quality",
             "schema_migrations",
             "scored_transactions",
             "training_runs"

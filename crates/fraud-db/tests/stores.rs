@@ -86,6 +86,7 @@ fn scored(trans_num: &str, cc_num: u64) -> ScoredTransaction {
         decision: Decision::Block,
         model_version: "20240501T120000Z-0badcafe".into(),
         outcome: Outcome::Block,
+        is_fraud: None,
     }
 }
 

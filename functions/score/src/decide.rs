@@ -134,7 +134,8 @@ impl Scorer {
         let decide_ms = ms(t);
 
         let t = Instant::now();
-        let row = ScoredTransaction::new(&score, tx.trans_date_trans_time.and_utc());
+        let row = ScoredTransaction::new(&score, tx.trans_date_trans_time.and_utc())
+            .labelled(tx.is_fraud);
         let kept = serde_json::to_string(&answer).expect("answers serialize");
         // Pipelined: the claim and the history save go out together, then the commit.
         let (claimed, ()) = futures::future::try_join(

@@ -174,6 +174,7 @@ impl Scorer {
             .iter()
             .map(|((tx, _, _), score)| {
                 ScoredTransaction::new(score, tx.trans_date_trans_time.and_utc())
+                    .labelled(tx.is_fraud)
             })
             .collect();
         let changed: Vec<(u64, &CardHistory)> = cards

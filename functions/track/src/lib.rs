@@ -9,11 +9,14 @@
 //! with the highest test-slice metric (default `pr_auc`, all runs).
 //! A run may carry `report_uri`, where its report page is stored; runs from builds without
 //! reports leave it out.
+//! Monitoring: `{"action": "labels", …}` records later labels and `{"action": "quality", …}`
+//! computes a model version's live quality ([`labels`]).
 //!
 //! Everything but the Lambda wiring lives here, so tests call [`handle`] directly
 //! against a real database.
 #![forbid(unsafe_code)]
 
+pub mod labels;
 pub mod mlflow;
 
 use fraud_db::{DbError, GenericClient, RecordOutcome, RunMetric, RunStore, TrainingRun};
@@ -21,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::labels::{LabelsAnswer, LabelsRequest, QualityRequest};
 use crate::mlflow::{Mirrored, MlflowConfig, MlflowError, MlflowMirror};
 
 /// Runs listed when a list request gives no `limit`.
@@ -95,11 +99,20 @@ pub enum TrackRequest {
         metric: RunMetric,
         promoted_only: bool,
     },
+    /// `{"action": "labels", …}`: record later labels.
+    Labels(LabelsRequest),
+    /// `{"action": "quality", …}`: a model version's live quality over a window.
+    Quality(QualityRequest),
 }
 
 impl TrackRequest {
     /// Reads an invocation event. Errors name the offending field.
     pub fn from_event(event: Value) -> Result<TrackRequest, TrackError> {
+        match event.get("action").and_then(Value::as_str) {
+            Some("labels") => return LabelsRequest::from_event(event).map(TrackRequest::Labels),
+            Some("quality") => return QualityRequest::from_event(event).map(TrackRequest::Quality),
+            _ => {}
+        }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Event {
@@ -176,7 +189,7 @@ impl TrackRequest {
                 "`run` goes with no action (or \"record\"), not with action `{action}`"
             ))),
             (None, Some(action)) => Err(bad(format!(
-                "unknown action `{action}`: expected \"list\", \"get\" or \"best\" (or send {{\"run\": ...}} to record)"
+                "unknown action `{action}`: expected \"list\", \"get\", \"best\", \"labels\" or \"quality\" (or send {{\"run\": ...}} to record)"
             ))),
             (None, None) => Err(bad(
                 "expected {\"run\": <training run>} or {\"action\": \"list\", \"limit\": N}".into(),
@@ -204,6 +217,10 @@ pub enum TrackResponse {
     },
     /// `{"runs": [...]}`, newest first.
     Runs { runs: Vec<TrainingRun> },
+    /// The answer to `labels`: counts and the refused rows.
+    Labels(LabelsAnswer),
+    /// The answer to `quality`: the window's figures.
+    Quality(Box<fraud_db::ModelQuality>),
     /// `{"run": <run> | null}`: the answer to `get` and `best` (`null`: no such run).
     Run { run: Option<Box<TrainingRun>> },
 }
@@ -215,6 +232,8 @@ pub enum TrackError {
     BadEvent(String),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("cannot read labels: {0}")]
+    Source(String),
 }
 
 impl From<TrackError> for lambda_runtime::Diagnostic {
@@ -224,6 +243,7 @@ impl From<TrackError> for lambda_runtime::Diagnostic {
             TrackError::Db(DbError::InvalidRun { .. }) => "InvalidRun",
             TrackError::Db(DbError::RunConflict { .. }) => "RunConflict",
             TrackError::Db(_) => "DatabaseError",
+            TrackError::Source(_) => "SourceError",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.into(),
@@ -246,8 +266,24 @@ pub async fn handle_with_mirror<C: GenericClient>(
     event: Value,
     mirror: Option<&MlflowMirror>,
 ) -> Result<TrackResponse, TrackError> {
+    handle_with(client, event, mirror, None).await
+}
+
+/// [`handle_with_mirror`], reading label CSVs from S3 through `s3` when given.
+pub async fn handle_with<C: GenericClient>(
+    client: &C,
+    event: Value,
+    mirror: Option<&MlflowMirror>,
+    s3: Option<&fraud_aws::S3Client>,
+) -> Result<TrackResponse, TrackError> {
     let runs = RunStore::new(client);
     match TrackRequest::from_event(event)? {
+        TrackRequest::Labels(request) => labels::record(client, request, s3)
+            .await
+            .map(TrackResponse::Labels),
+        TrackRequest::Quality(request) => labels::quality(client, request)
+            .await
+            .map(|q| TrackResponse::Quality(Box::new(q))),
         TrackRequest::Record(run) => {
             let outcome = runs.record_run(&run).await?;
             let duplicate = outcome == RecordOutcome::Duplicate;

@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use fraud_fn_track::mlflow::MlflowMirror;
-use fraud_fn_track::{handle_with_mirror, Config, TrackError};
+use fraud_fn_track::{handle_with, Config, TrackError};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -31,13 +31,15 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(tracking_uri = %mlflow.tracking_uri, experiment = %mlflow.experiment, "mirroring runs to MLflow");
     }
     let client = Mutex::new(client);
-    let (client, config, mirror) = (&client, &config, mirror.as_ref());
+    // Label CSVs are read from S3 (`{"action": "labels", "uri": "s3://…"}`).
+    let s3 = fraud_aws::s3_client(&aws);
+    let (client, config, mirror, s3) = (&client, &config, mirror.as_ref(), &s3);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let mut client = client.lock().await;
         fraud_db::reconnect_if_closed(&mut client, &config.database_url)
             .await
             .map_err(TrackError::from)?;
-        handle_with_mirror(&*client, event.payload, mirror).await
+        handle_with(&*client, event.payload, mirror, Some(s3)).await
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
