@@ -16,7 +16,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::features::{FeatureVector, N_FEATURES};
-use crate::model::FlatTree;
+use crate::tree::FlatTree;
 
 /// Most bins per feature (bin indices fit a byte).
 pub const MAX_BINS: usize = 256;

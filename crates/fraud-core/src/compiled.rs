@@ -31,7 +31,7 @@
 //! measures this one.
 
 use crate::features::{FeatureVector, N_FEATURES};
-use crate::model::FlatTree;
+use crate::tree::FlatTree;
 
 /// Rows walked through a tree together.
 pub const BLOCK: usize = 16;

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::cart::{Bins, MAX_BINS};
 use crate::features::{FeatureVector, N_FEATURES};
 use crate::metrics::average_precision;
-use crate::model::FlatTree;
+use crate::tree::FlatTree;
 
 /// Hyper-parameters specific to gradient boosting (the shared ones, `max_depth`,
 /// `min_leaf` and `seed`, are in [`crate::model::ForestParams`]).

@@ -5,6 +5,7 @@
 
 pub mod api_frame;
 pub mod artifact;
+mod blend;
 pub mod calibration;
 mod cart;
 pub mod compiled;
@@ -15,10 +16,12 @@ mod gbm;
 pub mod message;
 pub mod metrics;
 pub mod model;
+mod params;
 pub mod schema;
 pub mod scoring;
 pub mod selection;
 pub mod train;
+pub mod tree;
 pub mod webhook;
 
 pub use artifact::{ArtifactError, ModelArtifact};

@@ -22,9 +22,15 @@
 //! tree keeps a value, so a score can be explained by path attribution
 //! ([`Forest::explain`], Saabas): the contributions of the features met on each tree's
 //! path add up exactly to the score minus the model's base value.
+//!
+//! The parts live by job: the flat tree format in [`crate::tree`], the parameters
+//! ([`Learner`], [`ForestParams`], [`BlendParams`], [`FitError`]) in `params.rs`
+//! (re-exported here), blending (fitting, output, attribution and checks of a blend) in
+//! `blend.rs` as methods of [`Forest`]. This file keeps the model itself: fitting, scoring
+//! and path attribution.
 
 use linfa::prelude::*;
-use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
+use linfa_trees::{DecisionTree, SplitQuality};
 use ndarray::{Array1, Array2};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
@@ -37,116 +43,12 @@ use crate::compiled::CompiledForest;
 use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES};
 use crate::gbm::{sigmoid, GbmSettings};
 pub use crate::gbm::{GbmParams, StopMetric};
+pub use crate::params::{BlendParams, BlendSpace, BlendWeighting, FitError, ForestParams, Learner};
+use crate::tree::FlatTree;
 
-/// Which algorithm grows the trees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Learner {
-    /// Our histogram CART with per-split feature sampling.
-    Cart,
-    /// `linfa-trees` decision trees on class-balanced samples.
-    LinfaTrees,
-    /// Our gradient-boosted trees (logistic loss).
-    Gbm,
-    /// A blend of calibrated component models (see [`BlendParams`]).
-    Blend,
-}
-
-impl Learner {
-    /// Every learner this build knows, by artifact name.
-    pub const ALL: [Learner; 4] = [
-        Learner::Cart,
-        Learner::LinfaTrees,
-        Learner::Gbm,
-        Learner::Blend,
-    ];
-
-    /// Name in artifacts (`model.params.learner`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Learner::Cart => "cart",
-            Learner::LinfaTrees => "linfa_trees",
-            Learner::Gbm => "gbm",
-            Learner::Blend => "blend",
-        }
-    }
-
-    /// True when trees add up log-odds (boosting) rather than average probabilities.
-    pub fn is_boosted(self) -> bool {
-        self == Learner::Gbm
-    }
-}
-
-impl std::fmt::Display for Learner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Learner::Cart => "cart",
-            Learner::LinfaTrees => "linfa-trees",
-            Learner::Gbm => "gbm",
-            Learner::Blend => "blend",
-        })
-    }
-}
-
-/// Hyper-parameters of the forest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ForestParams {
-    /// Tree learner.
-    pub learner: Learner,
-    /// Number of trees.
-    pub n_trees: usize,
-    /// Maximum depth of a tree.
-    pub max_depth: usize,
-    /// Minimum number of rows in a leaf.
-    pub min_leaf: usize,
-    /// CART: features tried at each split (default 12, about a quarter of the 47: with
-    /// the sparser v2 features, √47 ≈ 6 lost ~0.03 test PR-AUC on the fixture).
-    pub max_features: usize,
-    /// CART: rows drawn (with replacement) per tree; `None` = as many as there are rows.
-    pub max_samples: Option<usize>,
-    /// linfa-trees: legitimate rows drawn per fraud row for each tree (class balance).
-    pub negatives_per_positive: f64,
-    /// linfa-trees: fraction of the features each tree may split on.
-    pub feature_fraction: f64,
-    /// Seed; the same seed and data give the same forest.
-    pub seed: u64,
-    /// Gradient boosting only (see [`GbmParams`]).
-    #[serde(default)]
-    pub gbm: GbmParams,
-    /// Blends only: the components and how they are combined (absent otherwise).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blend: Option<BlendParams>,
-}
-
-/// The space in which a blend averages its components' calibrated outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BlendSpace {
-    /// `p = σ(Σ wₖ · zₖ)`, `zₖ = aₖ · logit(rawₖ) + bₖ` (calibrated log-odds).
-    LogOdds,
-    /// `p = Σ wₖ · σ(zₖ)` (calibrated probabilities).
-    Probability,
-}
-
-/// How a blend's weights are set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BlendWeighting {
-    /// Every component weighs the same.
-    Equal,
-    /// Two components: the weight of the first in {0, 0.1, …, 1} with the best PR-AUC on
-    /// the validation slice (ties go to the weight nearest ½).
-    Validation,
-}
-
-/// What a [`Learner::Blend`] is made of.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BlendParams {
-    /// The component models (none of them a blend).
-    pub components: Vec<ForestParams>,
-    pub space: BlendSpace,
-    pub weighting: BlendWeighting,
-}
+/// linfa-trees: the weight of a fraud row, a hair above a legitimate row's, so that exact
+/// class ties never reach linfa's hash-map order (see [`Forest::fit_validated`]).
+const FRAUD_TIE_WEIGHT: f32 = 1.000_013;
 
 /// One fitted component of a blend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,298 +58,6 @@ pub struct BlendComponent {
     pub calibration: Calibration,
     /// Weight in the mean; the weights of a blend add up to 1.
     pub weight: f64,
-}
-
-impl ForestParams {
-    /// The gradient-boosting candidate: leaf-wise trees of at most 31 leaves and depth 8,
-    /// at least 20 rows per leaf, other settings from [`GbmParams::default`].
-    pub fn gbm(seed: u64) -> Self {
-        ForestParams {
-            learner: Learner::Gbm,
-            max_depth: 8,
-            min_leaf: 20,
-            seed,
-            ..ForestParams::default()
-        }
-    }
-
-    /// A blend of `components` (each fitted with its own parameters); `seed` is the
-    /// blend's own record of the run's seed, the components keep theirs.
-    pub fn blend(
-        components: Vec<ForestParams>,
-        space: BlendSpace,
-        weighting: BlendWeighting,
-        seed: u64,
-    ) -> Self {
-        ForestParams {
-            learner: Learner::Blend,
-            seed,
-            blend: Some(BlendParams {
-                components,
-                space,
-                weighting,
-            }),
-            ..ForestParams::default()
-        }
-    }
-}
-
-impl Default for ForestParams {
-    fn default() -> Self {
-        ForestParams {
-            learner: Learner::Cart,
-            n_trees: 300,
-            max_depth: 30,
-            min_leaf: 2,
-            max_features: 12,
-            max_samples: None,
-            negatives_per_positive: 8.0,
-            feature_fraction: 0.6,
-            seed: 42,
-            gbm: GbmParams::default(),
-            blend: None,
-        }
-    }
-}
-
-/// Errors from fitting.
-#[derive(Debug, thiserror::Error)]
-pub enum FitError {
-    #[error("cannot train: the training slice has {frauds} frauds and {legit} legitimate rows; both classes are needed")]
-    OneClass { frauds: usize, legit: usize },
-    #[error("invalid parameter: {0}")]
-    Params(String),
-    #[error("linfa-trees failed to fit a tree: {0}")]
-    Linfa(String),
-}
-
-const LEAF: u16 = u16::MAX;
-const FRAUD_TIE_WEIGHT: f32 = 1.000_013;
-
-/// One tree in flat form: node `i` splits on `feature[i]` at `threshold[i]`
-/// (`x ≤ threshold` goes left) or, when `feature[i] == LEAF`, is a leaf whose output
-/// (fraud probability in a forest, log-odds increment in boosting) is `value[i]`.
-/// Inner nodes keep the value the tree would give if it stopped there, which path
-/// attribution needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FlatTree {
-    feature: Vec<u16>,
-    threshold: Vec<f64>,
-    left: Vec<u32>,
-    right: Vec<u32>,
-    value: Vec<f32>,
-}
-
-impl FlatTree {
-    /// A tree of one leaf, to be grown with [`FlatTree::split`].
-    pub(crate) fn leaf_only() -> Self {
-        FlatTree {
-            feature: vec![LEAF],
-            threshold: vec![0.0],
-            left: vec![0],
-            right: vec![0],
-            value: vec![0.0],
-        }
-    }
-
-    /// Makes `node` a leaf with output `value`.
-    pub(crate) fn set_leaf(&mut self, node: usize, value: f64) {
-        self.feature[node] = LEAF;
-        self.value[node] = value as f32;
-    }
-
-    /// Multiplies every node's value (leaves and inner means) by `factor`.
-    pub(crate) fn scale_values(&mut self, factor: f64) {
-        for v in &mut self.value {
-            *v = (f64::from(*v) * factor) as f32;
-        }
-    }
-
-    /// Sets the value of `node` (leaf or inner) without changing its structure.
-    pub(crate) fn set_value(&mut self, node: usize, value: f64) {
-        self.value[node] = value as f32;
-    }
-
-    /// Sets every inner node's value to the `cover`-weighted mean of its children's
-    /// (children come after parents, so one backwards pass does it).
-    pub(crate) fn fill_inner_means(&mut self, cover: &[f64]) {
-        let mut cover = cover.to_vec();
-        for i in (0..self.len()).rev() {
-            if self.feature[i] == LEAF {
-                continue;
-            }
-            let (l, r) = (self.left[i] as usize, self.right[i] as usize);
-            let total = cover[l] + cover[r];
-            if total > 0.0 {
-                self.value[i] = ((cover[l] * f64::from(self.value[l])
-                    + cover[r] * f64::from(self.value[r]))
-                    / total) as f32;
-            }
-            cover[i] = total;
-        }
-    }
-
-    /// Adds, for each split on `x`'s path, the change of node value to the split's
-    /// feature in `out`; returns the root's value. Root value + Σ `out` = leaf value.
-    pub fn attribute(&self, x: &[f64], out: &mut [f64]) -> f64 {
-        let mut node = 0usize;
-        loop {
-            let f = self.feature[node];
-            if f == LEAF {
-                return f64::from(self.value[0]);
-            }
-            let next = if x[f as usize] <= self.threshold[node] {
-                self.left[node] as usize
-            } else {
-                self.right[node] as usize
-            };
-            out[f as usize] += f64::from(self.value[next]) - f64::from(self.value[node]);
-            node = next;
-        }
-    }
-
-    /// Splits `node` on `feature ≤ threshold`; returns the new (left, right) leaves.
-    pub(crate) fn split(&mut self, node: usize, feature: usize, threshold: f64) -> (usize, usize) {
-        let left = self.feature.len();
-        for _ in 0..2 {
-            self.feature.push(LEAF);
-            self.threshold.push(0.0);
-            self.left.push(0);
-            self.right.push(0);
-            self.value.push(0.0);
-        }
-        self.feature[node] = feature as u16;
-        self.threshold[node] = threshold;
-        self.left[node] = left as u32;
-        self.right[node] = left as u32 + 1;
-        (left, left + 1)
-    }
-
-    /// The index of the leaf `x` falls into.
-    fn leaf_of(&self, x: &[f64]) -> usize {
-        let mut node = 0usize;
-        loop {
-            let f = self.feature[node];
-            if f == LEAF {
-                return node;
-            }
-            node = if x[f as usize] <= self.threshold[node] {
-                self.left[node] as usize
-            } else {
-                self.right[node] as usize
-            };
-        }
-    }
-
-    /// The split of `node` (feature, threshold, left child, right child), or `None` for
-    /// a leaf.
-    pub(crate) fn split_of(&self, node: usize) -> Option<(usize, f64, usize, usize)> {
-        let f = self.feature[node];
-        (f != LEAF).then(|| {
-            (
-                f as usize,
-                self.threshold[node],
-                self.left[node] as usize,
-                self.right[node] as usize,
-            )
-        })
-    }
-
-    /// The value of `node` (the output, for a leaf).
-    pub(crate) fn value_of(&self, node: usize) -> f32 {
-        self.value[node]
-    }
-
-    /// Output of `x`'s leaf: fraud probability (forest) or log-odds increment (boosting).
-    pub fn predict(&self, x: &[f64]) -> f64 {
-        f64::from(self.value[self.leaf_of(x)])
-    }
-
-    /// Number of nodes.
-    pub fn len(&self) -> usize {
-        self.feature.len()
-    }
-
-    /// True for a tree without nodes (never produced by fitting).
-    pub fn is_empty(&self) -> bool {
-        self.feature.is_empty()
-    }
-
-    /// Checks that the structure is well formed (used when loading an artifact); with
-    /// `probabilities`, every node value must lie in 0..=1, else be finite.
-    pub fn validate(&self, n_features: usize, probabilities: bool) -> Result<(), String> {
-        let n = self.feature.len();
-        if n == 0
-            || self.threshold.len() != n
-            || self.left.len() != n
-            || self.right.len() != n
-            || self.value.len() != n
-        {
-            return Err("tree arrays have inconsistent lengths".into());
-        }
-        let mut has_parent = vec![false; n];
-        for i in 0..n {
-            if probabilities && !(0.0..=1.0).contains(&self.value[i]) {
-                return Err(format!(
-                    "node {i} has probability {} outside 0..=1",
-                    self.value[i]
-                ));
-            }
-            if !self.value[i].is_finite() {
-                return Err(format!("node {i} has a non-finite value"));
-            }
-            if self.feature[i] == LEAF {
-                continue;
-            }
-            if self.feature[i] as usize >= n_features {
-                return Err(format!(
-                    "node {i} splits on feature {} of {n_features}",
-                    self.feature[i]
-                ));
-            }
-            // Children always come after their parent, so walking cannot loop, and each
-            // node has one parent (a tree, not a graph whose paths multiply).
-            for child in [self.left[i], self.right[i]] {
-                if child as usize <= i || child as usize >= n {
-                    return Err(format!("node {i} has an invalid child {child}"));
-                }
-                if std::mem::replace(&mut has_parent[child as usize], true) {
-                    return Err(format!("node {child} has two parents (one is node {i})"));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn from_linfa(root: &TreeNode<f64, usize>, columns: &[usize]) -> Self {
-        let mut tree = FlatTree {
-            feature: Vec::new(),
-            threshold: Vec::new(),
-            left: Vec::new(),
-            right: Vec::new(),
-            value: Vec::new(),
-        };
-        tree.push(root, columns);
-        tree
-    }
-
-    fn push(&mut self, node: &TreeNode<f64, usize>, columns: &[usize]) -> u32 {
-        let id = self.feature.len();
-        self.feature.push(LEAF);
-        self.threshold.push(0.0);
-        self.left.push(0);
-        self.right.push(0);
-        self.value.push(0.0);
-        let children = node.children();
-        if let (false, Some(left), Some(right)) = (node.is_leaf(), children[0], children[1]) {
-            let (feature, threshold, _) = node.split();
-            self.feature[id] = columns[feature] as u16;
-            self.threshold[id] = threshold;
-            self.left[id] = self.push(left, columns);
-            self.right[id] = self.push(right, columns);
-        }
-        id as u32
-    }
 }
 
 fn fit_cart(
@@ -704,13 +314,13 @@ impl Forest {
                         if y[r] {
                             frauds[node] += 1.0;
                         }
-                        if tree.feature[node] == LEAF {
+                        let Some((feature, threshold, left, right)) = tree.split_of(node) else {
                             break;
-                        }
-                        node = if x[r][tree.feature[node] as usize] <= tree.threshold[node] {
-                            tree.left[node] as usize
+                        };
+                        node = if x[r][feature] <= threshold {
+                            left
                         } else {
-                            tree.right[node] as usize
+                            right
                         };
                     }
                 }
@@ -718,7 +328,7 @@ impl Forest {
                     if totals[node] > 0.0 {
                         let p = frauds[node] / totals[node];
                         let corrected = negative_rate * p / (negative_rate * p + 1.0 - p);
-                        tree.value[node] = corrected as f32;
+                        tree.set_value(node, corrected);
                     }
                 }
                 on_tree();
@@ -862,229 +472,10 @@ impl Forest {
     }
 }
 
-/// Weights a two-component blend may take for its first component under
-/// [`BlendWeighting::Validation`] (tenths).
-const BLEND_WEIGHT_STEPS: u32 = 10;
-
-impl Forest {
-    /// Trees in the model, those of a blend's components included.
-    pub fn tree_count(&self) -> usize {
-        self.trees.len()
-            + self
-                .components
-                .iter()
-                .map(|c| c.model.tree_count())
-                .sum::<usize>()
-    }
-
-    /// A blend of already fitted `components` (in the order of `params.blend`): each
-    /// gets its Platt calibration on `validation` (identity without one), then the
-    /// weights are set as `params.blend.weighting` says (equal without validation).
-    pub fn blend_of(
-        params: &ForestParams,
-        components: Vec<Forest>,
-        validation: Option<(&[FeatureVector], &[bool])>,
-    ) -> Result<Forest, FitError> {
-        let spec = match (&params.learner, &params.blend) {
-            (Learner::Blend, Some(spec)) => spec,
-            _ => {
-                return Err(FitError::Params(
-                    "blend_of needs blend parameters (learner `blend` with `blend`)".into(),
-                ))
-            }
-        };
-        if components.len() < 2 || components.len() != spec.components.len() {
-            return Err(FitError::Params(format!(
-                "a blend needs at least two components, one per entry of `blend.components` ({} given for {})",
-                components.len(),
-                spec.components.len()
-            )));
-        }
-        // A component given with automatic settings (boosting's `bags` = 0) matches the
-        // model fitted from it, and the blend records what that model decided.
-        let mut params = params.clone();
-        if let Some(spec) = &mut params.blend {
-            for (c, fitted) in spec.components.iter_mut().zip(&components) {
-                if c.learner == Learner::Gbm && c.gbm.bags == 0 {
-                    c.gbm.bags = fitted.params.gbm.bags;
-                }
-            }
-        }
-        let spec = params.blend.as_ref().expect("checked above");
-        if let Some(i) = (0..components.len()).find(|&i| {
-            components[i].params != spec.components[i]
-                || components[i].params.learner == Learner::Blend
-        }) {
-            return Err(FitError::Params(format!(
-                "blend component {i} is not the model `blend.components[{i}]` describes (or is a blend)"
-            )));
-        }
-        let k = components.len();
-        let raws: Option<Vec<Vec<f64>>> =
-            validation.map(|(xv, _)| components.iter().map(|c| c.predict_many(xv)).collect());
-        let mut blend = Forest {
-            params: params.clone(),
-            trees: Vec::new(),
-            components: components
-                .into_iter()
-                .enumerate()
-                .map(|(i, model)| BlendComponent {
-                    calibration: match (&raws, validation) {
-                        (Some(raws), Some((_, yv))) => Calibration::fit(yv, &raws[i]),
-                        _ => Calibration::IDENTITY,
-                    },
-                    model,
-                    weight: 1.0 / k as f64,
-                })
-                .collect(),
-            compiled: CompiledCache::default(),
-        };
-        if let (BlendWeighting::Validation, 2, Some(raws), Some((_, yv))) =
-            (spec.weighting, k, &raws, validation)
-        {
-            let mut best: Option<(f64, u32)> = None;
-            for step in 0..=BLEND_WEIGHT_STEPS {
-                let w = f64::from(step) / f64::from(BLEND_WEIGHT_STEPS);
-                blend.components[0].weight = w;
-                blend.components[1].weight = 1.0 - w;
-                let scores: Vec<f64> = (0..yv.len())
-                    .map(|i| blend.blend_output(raws.iter().map(|r| r[i])))
-                    .collect();
-                let ap = crate::metrics::average_precision(yv, &scores);
-                let off_centre = |s: u32| s.abs_diff(BLEND_WEIGHT_STEPS / 2);
-                if best.is_none_or(|(b, s)| ap > b || (ap == b && off_centre(step) < off_centre(s)))
-                {
-                    best = Some((ap, step));
-                }
-            }
-            let (_, step) = best.expect("eleven weights tried");
-            let w = f64::from(step) / f64::from(BLEND_WEIGHT_STEPS);
-            blend.components[0].weight = w;
-            blend.components[1].weight = 1.0 - w;
-        }
-        Ok(blend)
-    }
-
-    fn blend_space(&self) -> BlendSpace {
-        self.params
-            .blend
-            .as_ref()
-            .map_or(BlendSpace::LogOdds, |b| b.space)
-    }
-
-    /// A blend's output from its components' raw scores (in component order).
-    fn blend_output(&self, raws: impl Iterator<Item = f64>) -> f64 {
-        let space = self.blend_space();
-        let mut sum = 0.0;
-        for (c, raw) in self.components.iter().zip(raws) {
-            sum += c.weight
-                * match space {
-                    BlendSpace::LogOdds => c.calibration.log_odds(raw),
-                    BlendSpace::Probability => c.calibration.apply(raw),
-                };
-        }
-        match space {
-            BlendSpace::LogOdds => sigmoid(sum),
-            BlendSpace::Probability => sum.clamp(0.0, 1.0),
-        }
-    }
-
-    /// A blend's attribution, in its averaging space: each component's path attribution
-    /// is carried into that space through the component's calibration by the secant
-    /// from its base to its output (the same factor for every feature, so each
-    /// component's ranking of features is kept and its contributions still add up to
-    /// its share of the blend), then weighted and summed.
-    fn explain_blend(&self, x: &FeatureVector) -> Attribution {
-        let space = self.blend_space();
-        let mut contributions = [0.0; N_FEATURES];
-        let mut base = 0.0;
-        for c in &self.components {
-            let a = c.model.explain(x);
-            let into_blend = |v: f64| {
-                let raw = match a.space {
-                    AttributionSpace::Probability => v.clamp(0.0, 1.0),
-                    AttributionSpace::LogOdds => sigmoid(v),
-                };
-                match space {
-                    BlendSpace::LogOdds => c.calibration.log_odds(raw),
-                    BlendSpace::Probability => c.calibration.apply(raw),
-                }
-            };
-            let (from, to) = (into_blend(a.base), into_blend(a.output));
-            let moved = a.output - a.base;
-            let scale = if moved.abs() > 1e-12 {
-                (to - from) / moved
-            } else {
-                // No net move: the local slope (contributions cancel out anyway).
-                let h = 1e-6;
-                (into_blend(a.base + h) - into_blend(a.base - h)) / (2.0 * h)
-            };
-            base += c.weight * from;
-            for (out, v) in contributions.iter_mut().zip(a.contributions) {
-                *out += c.weight * scale * v;
-            }
-        }
-        Attribution {
-            base,
-            contributions,
-            output: base + contributions.iter().sum::<f64>(),
-            space: match space {
-                BlendSpace::LogOdds => AttributionSpace::LogOdds,
-                BlendSpace::Probability => AttributionSpace::Probability,
-            },
-        }
-    }
-
-    fn validate_blend(&self) -> Result<(), String> {
-        let spec = self
-            .params
-            .blend
-            .as_ref()
-            .ok_or("a blend without its `blend` parameters")?;
-        if !self.trees.is_empty() {
-            return Err("a blend has trees of its own; only its components may".into());
-        }
-        if self.components.len() < 2 || self.components.len() != spec.components.len() {
-            return Err(format!(
-                "a blend needs at least two components, one per `blend.components` entry; it has {} for {}",
-                self.components.len(),
-                spec.components.len()
-            ));
-        }
-        let mut total = 0.0;
-        for (i, c) in self.components.iter().enumerate() {
-            if c.model.params.learner == Learner::Blend || !c.model.components.is_empty() {
-                return Err(format!("blend component {i} is itself a blend"));
-            }
-            if c.model.params != spec.components[i] {
-                return Err(format!(
-                    "blend component {i} does not match `blend.components[{i}]`"
-                ));
-            }
-            if !(c.weight.is_finite() && c.weight >= 0.0) {
-                return Err(format!(
-                    "blend component {i} has weight {}; weights are non-negative",
-                    c.weight
-                ));
-            }
-            total += c.weight;
-            c.calibration
-                .validate()
-                .map_err(|e| format!("blend component {i}: {e}"))?;
-            c.model
-                .validate()
-                .map_err(|e| format!("blend component {i}: {e}"))?;
-        }
-        if (total - 1.0).abs() > 1e-9 {
-            return Err(format!("blend weights add up to {total}, not 1"));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tree::LEAF;
 
     /// Rows where fraud ⇔ feature 0 > 0.5 and feature 3 > 0.5, plus noise features.
     fn toy(n: usize, seed: u64) -> (Vec<FeatureVector>, Vec<bool>) {
@@ -1387,9 +778,9 @@ mod tests {
     fn validate_catches_a_child_pointing_backwards() {
         let (x, y) = toy(1000, 5);
         let mut forest = Forest::fit(&x, &y, &small(), &|| {}).unwrap();
-        let tree = &mut forest.trees[0];
-        if let Some(i) = tree.feature.iter().position(|f| *f != LEAF) {
-            tree.left[i] = 0;
+        let (feature, left, _) = forest.trees[0].links_mut();
+        if let Some(i) = feature.iter().position(|f| *f != LEAF) {
+            left[i] = 0;
             assert!(forest.validate().is_err());
         }
     }
@@ -1399,15 +790,13 @@ mod tests {
         let (x, y) = toy(1000, 5);
         let mut forest = Forest::fit(&x, &y, &small(), &|| {}).unwrap();
         assert!(forest.validate().is_ok());
-        let tree = &mut forest.trees[0];
-        let inner: Vec<usize> = (0..tree.len())
-            .filter(|&i| tree.feature[i] != LEAF)
-            .collect();
+        let (feature, left, right) = forest.trees[0].links_mut();
+        let inner: Vec<usize> = (0..feature.len()).filter(|&i| feature[i] != LEAF).collect();
         assert!(inner.len() >= 2, "the toy tree has splits below the root");
         // The second split's left child also becomes the root's right child's target.
         let (a, b) = (inner[0], inner[1]);
-        tree.right[a] = tree.left[b].max(tree.right[a]);
-        tree.left[b] = tree.right[a];
+        right[a] = left[b].max(right[a]);
+        left[b] = right[a];
         let err = forest.validate().unwrap_err();
         assert!(err.contains("two parents"), "{err}");
     }
@@ -1538,9 +927,9 @@ mod tests {
             (
                 "component 0",
                 Box::new(|m| {
-                    let tree = &mut m.components[0].model.trees[0];
-                    tree.left[0] = 0;
-                    tree.feature[0] = 0;
+                    let (feature, left, _) = m.components[0].model.trees[0].links_mut();
+                    left[0] = 0;
+                    feature[0] = 0;
                 }),
             ),
         ];
