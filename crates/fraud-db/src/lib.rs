@@ -44,6 +44,27 @@ pub async fn reconnect_if_closed(client: &mut Client, url: &str) -> Result<(), D
     Ok(())
 }
 
+/// Begins a transaction on `client`, reconnecting first if the server closed it
+/// ([`reconnect_if_closed`]).
+pub async fn begin<'a>(
+    client: &'a mut Client,
+    url: &str,
+) -> Result<tokio_postgres::Transaction<'a>, DbError> {
+    reconnect_if_closed(client, url).await?;
+    client.transaction().await.map_err(|error| DbError::Query {
+        query: "begin",
+        error,
+    })
+}
+
+/// Commits `txn`.
+pub async fn commit(txn: tokio_postgres::Transaction<'_>) -> Result<(), DbError> {
+    txn.commit().await.map_err(|error| DbError::Query {
+        query: "commit",
+        error,
+    })
+}
+
 /// How long [`connect`] waits for the server when the URL sets no `connect_timeout`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -99,14 +99,7 @@ impl Scorer {
 
         let t = Instant::now();
         let mut db = self.db.lock().await;
-        fraud_db::reconnect_if_closed(&mut db, &self.config.database_url).await?;
-        let txn = db
-            .transaction()
-            .await
-            .map_err(|error| fraud_db::DbError::Query {
-                query: "begin",
-                error,
-            })?;
+        let txn = fraud_db::begin(&mut db, &self.config.database_url).await?;
         let store = CardStateStore::new(&txn);
         let ledger = ScoredLedger::new(&txn);
         let cards = [tx.cc_num];
@@ -152,12 +145,7 @@ impl Scorer {
                 tx.trans_num
             )));
         }
-        txn.commit()
-            .await
-            .map_err(|error| fraud_db::DbError::Query {
-                query: "commit",
-                error,
-            })?;
+        fraud_db::commit(txn).await?;
         let write_ms = ms(t);
         answer.took_ms = ms(started);
         answer.timings = Some(DecisionTimings {

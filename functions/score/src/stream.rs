@@ -129,14 +129,7 @@ impl Scorer {
         cards.dedup();
         let t = Instant::now();
         let mut db = self.db.lock().await;
-        fraud_db::reconnect_if_closed(&mut db, &self.config.database_url).await?;
-        let txn = db
-            .transaction()
-            .await
-            .map_err(|error| fraud_db::DbError::Query {
-                query: "begin",
-                error,
-            })?;
+        let txn = fraud_db::begin(&mut db, &self.config.database_url).await?;
         // The batch's cards are locked before their histories are read, and stay locked
         // until the commit: producers that do not key by card put one card on several
         // partitions, and the decision API may be deciding one of its payments right
@@ -264,12 +257,7 @@ impl Scorer {
         let ((scored, decided, alerts, duplicates, claim_ms, effects), save_ms) =
             futures::future::try_join(effects, save).await?;
         let t = Instant::now();
-        txn.commit()
-            .await
-            .map_err(|error| fraud_db::DbError::Query {
-                query: "commit",
-                error,
-            })?;
+        fraud_db::commit(txn).await?;
         let commit_ms = ms(t);
         response.scored = scored;
         response.decided_synchronously = decided;
