@@ -28,13 +28,10 @@ pub fn compile(source: &str) -> Result<(Node, Vec<usize>), ExprError> {
             message: "the expression is empty".into(),
         });
     }
-    let tree =
-        evalexpr::build_operator_tree::<evalexpr::DefaultNumericTypes>(source).map_err(|e| {
-            ExprError {
-                column: syntax_error_column(source),
-                message: format!("syntax error: {e}"),
-            }
-        })?;
+    let tree = evalexpr::build_operator_tree(source).map_err(|e| ExprError {
+        column: syntax_error_column(source),
+        message: format!("syntax error: {e}"),
+    })?;
     let checker = Checker { source };
     match checker.ty(&tree)? {
         Ty::Bool => {}
@@ -87,11 +84,7 @@ fn syntax_error_column(source: &str) -> usize {
         .map(|(i, _)| i)
         .chain([source.len()])
         .rev()
-        .find(|&end| {
-            end > 0
-                && evalexpr::build_operator_tree::<evalexpr::DefaultNumericTypes>(&source[..end])
-                    .is_ok()
-        })
+        .find(|&end| end > 0 && evalexpr::build_operator_tree(&source[..end]).is_ok())
         .unwrap_or(0);
     let rest = &source[longest..];
     column(source, longest + (rest.len() - rest.trim_start().len()))

@@ -22,10 +22,13 @@
 //! `distance_km`, ...), `probability` (the model's calibrated probability) and
 //! `model_outcome` (`"approve"`, `"review"` or `"block"`). Counts and flags are
 //! integers, amounts and other measures floats, text is a string. The grammar is
-//! [evalexpr](https://docs.rs/evalexpr)'s (`&&`, `||`, `!`, comparisons, arithmetic,
+//! [evalexpr](https://docs.rs/evalexpr/11)'s (`&&`, `||`, `!`, comparisons, arithmetic,
 //! `"strings"`), with the pure functions `len`, `str::to_lowercase`, `str::to_uppercase`,
 //! `str::trim`, `math::abs`, `floor`, `round`, `ceil`, `math::ln`, `math::log10`,
 //! `math::sqrt`, `min`, `max` and `contains((list...), value)`.
+//!
+//! evalexpr is held at 11.3, its last MIT-licensed release (12 and later are AGPL-3.0,
+//! which this Apache-2.0 product cannot take; `deny.toml` refuses it).
 //!
 //! **Checked at upload** ([`Rules::parse`], used by `fraudctl rules check`, by the
 //! upload path and again by every scorer that loads a document): unknown fields, a
@@ -366,8 +369,6 @@ impl Payment {
 }
 
 impl Context for Payment {
-    type NumericTypes = evalexpr::DefaultNumericTypes;
-
     fn get_value(&self, identifier: &str) -> Option<&Value> {
         vars::index(identifier).map(|i| &self.values[i])
     }
