@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit template airflow-test e2e compat localstack-lambda-test build lambda-build compare bench bench-latency stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e compat localstack-lambda-test build lambda-build compare bench bench-latency bench-decide stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -69,6 +69,9 @@ bench:
 ## End-to-end latency on the local stack, ours vs the Python consumer (QUICK=1: a short smoke).
 bench-latency:
 	bash bench/latency.sh
+
+bench-decide:
+	bash bench/decide_latency.sh
 
 stack-up:
 	bash localstack/stack.sh up
