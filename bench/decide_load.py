@@ -257,11 +257,13 @@ def cmd_report(args) -> None:
       f"pipelined, then commit (*write*). Model: {meta['model']}, promoted into a models bucket of the benchmark's "
       f"own (`{meta['models_bucket']}`, artifact + `models/current.json`, as the train function does), rules "
       f"`rules/example.json` pushed there with `fraudctl rules push`.")
+    w("")
     w(f"**Anchor** (`bench/reference/decide_service.py`): Flask under gunicorn, {meta['anchor_workers']} sync workers; "
       f"per request: JSON → the same 47 features in Python from an in-memory per-card history "
       f"(`score_loop.CardHistories`, one per worker) → one-row DataFrame → scikit-learn RandomForest `predict_proba` "
       f"({meta['anchor_model']}, `n_jobs=1`) trained on the same generated data. It does less than ours: no database, "
       f"no lock, no ledger, no rules.")
+    w("")
     w(f"**Load** (`bench/decide_load.py`): aiohttp, open loop: request *i* is due at *i / rate* and is sent then, "
       f"answered or not (keep-alive connections, up to {meta['connections']} at once); distinct payments from "
       f"`fraudctl generate` ({meta['bodies']:,} payments, {meta['cards']:,} cards, event-time order, fresh `trans_num`s), "
