@@ -146,7 +146,8 @@ pub struct DecisionAnswer {
 /// A fresh decision's time inside the function, in ms.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DecisionTimings {
-    /// Card locked, its history and the ledger read (one database round trip).
+    /// The instance's database connection taken, the card locked, its history and the
+    /// ledger read (one database round trip).
     pub load_ms: f64,
     /// Features, model and rules.
     pub decide_ms: f64,

@@ -6,6 +6,8 @@
 //! value named when the payment is refused; 503 when we cannot decide now (no model,
 //! database down), so the caller's authorisation falls back to its own rule.
 
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse;
+use aws_lambda_events::http;
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -18,13 +20,17 @@ pub fn is_http(event: &Value) -> bool {
         && (event.get("rawPath").is_some() || event.get("routeKey").is_some())
 }
 
+/// A Function URL response (the typed one from `aws_lambda_events`: `cookies` and the
+/// other fields a strict reader such as `cargo lambda watch` requires are always there).
 fn respond(status: u16, body: &Value) -> Value {
-    json!({
-        "statusCode": status,
-        "headers": { "content-type": "application/json" },
-        "isBase64Encoded": false,
-        "body": body.to_string(),
-    })
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = i64::from(status);
+    response.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response.body = Some(body.to_string());
+    serde_json::to_value(response).expect("responses serialize")
 }
 
 impl Scorer {
@@ -62,5 +68,22 @@ impl Scorer {
                 respond(503, &json!({ "error": e.to_string() }))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_reads_as_a_function_url_response_with_its_status_type_and_body() {
+        let out = respond(400, &json!({"error": "field `amt`"}));
+        // What a strict reader (cargo lambda watch, the Function URL service) parses.
+        let parsed: LambdaFunctionUrlResponse = serde_json::from_value(out).unwrap();
+        assert_eq!(parsed.status_code, 400);
+        assert_eq!(parsed.headers["content-type"], "application/json");
+        assert!(!parsed.is_base64_encoded && parsed.cookies.is_empty());
+        let body: Value = serde_json::from_str(parsed.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["error"], "field `amt`");
     }
 }
