@@ -86,15 +86,8 @@ bash localstack/stack.sh up
 eval "$(bash localstack/stack.sh env)"
 
 say "Python reference in bench/.venv"
-VENV="bench/.venv"
-PY="$VENV/bin/python"
-stamp="$(cat bench/requirements.txt bench/requirements-bench.txt | sha256sum | cut -c1-16)"
-if [[ ! -x "$PY" ]] || [[ "$(cat "$VENV/.bench-stamp" 2>/dev/null)" != "$stamp" ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    -r bench/requirements.txt -r bench/requirements-bench.txt
-  echo "$stamp" > "$VENV/.bench-stamp"
-fi
+source bench/lib/venv.sh
+bench_venv
 
 say "building (release): fraud-bridge, fraud-score, fraud-notify, fraudctl"
 cargo build --release --locked -p fraud-bridge -p fraud-fn-score -p fraud-fn-notify -p fraudctl 2>&1 | tail -n 2

@@ -44,16 +44,9 @@ loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 # --- Python reference ------------------------------------------------------------------
 say "Python reference in bench/.venv"
-VENV="bench/.venv"
-PY="$VENV/bin/python"
 started=$(date +%s)
-stamp="$(cat bench/requirements.txt bench/requirements-bench.txt | sha256sum | cut -c1-16)"
-if [[ ! -x "$PY" ]] || [[ "$(cat "$VENV/.bench-stamp" 2>/dev/null)" != "$stamp" ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    -r bench/requirements.txt -r bench/requirements-bench.txt
-  echo "$stamp" > "$VENV/.bench-stamp"
-fi
+source bench/lib/venv.sh
+bench_venv
 step python_install $(($(date +%s) - started))
 MEASURE=("$PY" bench/measure.py)
 
