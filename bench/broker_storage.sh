@@ -26,7 +26,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 
 bash localstack/stack.sh up >"$OUT/stack.log" 2>&1 || { tail -20 "$OUT/stack.log"; exit 1; }
 eval "$(bash localstack/stack.sh env)"
-TANSU="$FRAUD_STACK_DIR/bin/tansu"
+TANSU="${TANSU:-$FRAUD_STACK_DIR/bin/tansu}"
 # shellcheck source=lib/venv.sh
 . bench/lib/venv.sh
 bench_venv
@@ -93,7 +93,7 @@ for r in rows:
         print(f"| `{r['storage']}` | {r['round']} | | {r['error']} | | |")
         continue
     f = lambda v: "–" if v is None else f"{v:,.0f}"
-    back = f"{r['read']:,} of {r['records']:,} in {r['read_secs']} s ({f(r['read_per_sec'])}/s)"
+    back = f"{r['read']:,} of {r['records'] + r['partitions']:,} in {r['read_secs']} s ({f(r['read_per_sec'])}/s)"
     if not r["read_all"]:
         back = "**" + back + ", stopped**"
     print(f"| `{r['storage']}` | {r['round']} | {r['records']:,} at {r['rate']:,}/s, {r['partitions']} partitions "

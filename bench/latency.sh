@@ -169,15 +169,23 @@ payments() {
     --seed "$2" --out "$3" >/dev/null 2>&1
 }
 
-create_topic() { # NAME: 3 partitions, like the stack's payments topic
-  "$PY" - "$KAFKA_BROKERS" "$1" <<'PY'
+create_topic() { # NAME...: 3 partitions each, like the stack's payments topic; an existing one is kept
+  "$PY" - "$KAFKA_BROKERS" "$@" <<'PY'
 import sys
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 admin = AdminClient({"bootstrap.servers": sys.argv[1]})
-for future in admin.create_topics([NewTopic(sys.argv[2], 3, 1)]).values():
-    future.result(30)
+for future in admin.create_topics([NewTopic(name, 3, 1) for name in sys.argv[2:]]).values():
+    try:
+        future.result(30)
+    except KafkaException as e:
+        if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
 PY
 }
+# The scored topics are shared by every run (a broker does not always create topics on
+# first use: Tansu's sqlite:// storage does not).
+create_topic "$SCORED_TOPIC" "$PY_SCORED_TOPIC"
 
 # run_ours NAME RATE SECONDS
 run_ours() {

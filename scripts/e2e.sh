@@ -201,7 +201,10 @@ runs=$(psql_q "select count(*) from training_runs")
 printf '  model version:               %s\n  payments published to Kafka: %s\n  rejected to payments.dlq:    %s\n  scored (Postgres ledger):    %s\n  blocked → alerts sent:       %s\n  alerts received by webhook:  %s (signatures verified)\n  result files in S3 (all runs): %s\n  training runs tracked:       %s\n' \
   "$MODEL" "$published" "$rejected" "$scored" "$blocked" "$alerts" "$results" "$runs"
 aws s3 cp --quiet --recursive "s3://$FRAUD_RESULTS_BUCKET/results/" "$OUT/results/"
-python3 - "$OUT/results" "$OUT/alerts.jsonl" "$MODEL" "${FRAUD_STACK_KAFKA_STORAGE:-s3://tansu/}" "$TOPIC" <<'PY'
+# The running broker's storage engine, as started (the stack may have been started earlier).
+KAFKA_STORAGE_USED=$(ps -eo args | grep "[t]ansu broker .*:${KAFKA_BROKERS##*:} " | grep -o -- '--storage-engine [^ ]*' \
+  | cut -d" " -f2 | head -n 1 || true)
+python3 - "$OUT/results" "$OUT/alerts.jsonl" "$MODEL" "${KAFKA_STORAGE_USED:-unknown storage}" "$TOPIC" <<'PY'
 import datetime, json, pathlib, re, sys
 results, alerts_file, model, storage, topic = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 def ms(text):  # RFC 3339 with up to nanoseconds -> epoch ms
