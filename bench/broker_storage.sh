@@ -7,9 +7,14 @@
 # acknowledgement p50/p95/p99, then the topic read back from offset 0 (records/s, all back?).
 # ROUNDS rounds, storages alternated within a round.
 #
-#   s3://        Tansu's object-store engine on LocalStack S3 (the stack's default until
-#                2026-12-06; bucket tansu-probe, created here)
-#   sqlite://    Tansu's libSQL engine: one local SQLite file (needs a Tansu built with libsql)
+#   s3://        Tansu's object-store engine on LocalStack S3 (the stack's default storage;
+#                bucket tansu-probe, created here)
+#   sqlite://    Tansu's libSQL engine: one local SQLite file. The stack's Tansu (the PyPI
+#                wheel) has no libSQL; build one and pass it as TANSU (tens of minutes):
+#                cargo install tansu --version 0.6.0 --locked --no-default-features \
+#                  --features libsql,dynostore --root /tmp/tansu-lite
+#                TANSU=/tmp/tansu-lite/bin/tansu bench/broker_storage.sh
+#                Without it the sqlite rows say "broker did not start".
 #   memory://    Tansu's in-memory engine (topics lost when the broker stops)
 #
 # Usage: bench/broker_storage.sh            (RECORDS=10000 RATE=1000 PARTITIONS=3 ROUNDS=2)
