@@ -2,10 +2,14 @@
 //! index (PSI) of live traffic against it, and the monitor's verdict.
 //!
 //! **The training distribution** ([`TrainingProfile`]) is made once, at training time, by
-//! [`TrainingProfile::fit`]: for every feature, bins and the share of the training rows
-//! in each; for the score, bins and shares of the calibrated probabilities on the test
-//! slice (the training rows' own scores are optimistic, the test slice is what the
-//! model gives unseen traffic).
+//! [`TrainingProfile::fit`]: for every feature, bins and the share of the reference rows
+//! in each; for the score, bins and shares of the calibrated probabilities on the same
+//! rows. The reference rows are the training data's test slice (its latest 30 %), not
+//! the rows the trees were fitted on: the model's own training rows score optimistically,
+//! and they are the earliest rows of the file, where the per-card 30-day features are
+//! still warming up (a card has no history before the file starts), so their
+//! distribution is not the one a warmed-up scorer sees. The test slice is held-back
+//! traffic of the same population, with warm histories, scored as live traffic is.
 //!
 //! - A feature with at most [`MAX_DISCRETE_VALUES`] distinct values in training (the
 //!   one-hot categories, the night flag, gender, hour, day of week, small counts) is
@@ -188,7 +192,7 @@ pub struct FeatureProfile {
 /// The training distribution stored in the artifact (schema v4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingProfile {
-    /// Training rows the feature bins were made from.
+    /// Rows the feature bins were made from (the training data's test slice).
     pub rows: u64,
     /// One per feature, in feature order.
     pub features: Vec<FeatureProfile>,
@@ -199,7 +203,7 @@ pub struct TrainingProfile {
 }
 
 impl TrainingProfile {
-    /// Profiles the training rows' features and the test slice's calibrated scores.
+    /// Profiles the reference rows' features and their calibrated scores.
     pub fn fit(train_rows: &[FeatureVector], test_scores: &[f64]) -> TrainingProfile {
         let mut column = vec![0.0; train_rows.len()];
         let features = (0..N_FEATURES)

@@ -327,7 +327,9 @@ pub fn train_and_evaluate_with_costs(
         train_seconds,
         candidates: tried,
     };
-    let profile = TrainingProfile::fit(&data.features[train.clone()], &test_scores);
+    // The drift reference: the test slice's features and calibrated scores (see
+    // `fraud_core::drift` for why not the earliest, training rows).
+    let profile = TrainingProfile::fit(&data.features[test.clone()], &test_scores);
     let mut artifact = ModelArtifact::new(forest, threshold, metrics, info, Utc::now())
         .with_policy(calibration, policy)
         .with_training_profile(profile);
