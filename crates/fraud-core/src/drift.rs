@@ -15,11 +15,15 @@
 //!   one-hot categories, the night flag, gender, hour, day of week, small counts) is
 //!   *discrete*: one bin per value, cut halfway between neighbouring values, so a value
 //!   training never saw falls in the nearest value's bin.
-//! - Any other feature, and the score, is *quantile* binned: cut points at the
+//! - Any other feature is *quantile* binned: cut points at the
 //!   1/[`PROFILE_BINS`] … (k−1)/k quantiles of the training values, repeated cut points
 //!   merged (a feature that is zero for 70 % of rows gets one bin for the zeros). Bin `i`
 //!   holds `cuts[i-1] < x <= cuts[i]`; below the first cut is bin 0, above the last the
 //!   last bin, so live values out of the training range are counted at the ends.
+//! - The score is binned on its training deciles *and* fixed probability edges
+//!   ([`SCORE_EDGES`]): a fraud model gives most payments nearly the same tiny probability,
+//!   so its deciles merge into two or three bins and a shift among the high scores, where
+//!   the alerts are, would not show; the fixed edges keep bins there.
 //!
 //! **PSI** of a live distribution against the training one is
 //! `Σ (aᵢ − eᵢ) · ln(aᵢ / eᵢ)` over the bins, shares floored at [`PSI_FLOOR`] so that an
@@ -48,6 +52,8 @@ pub const PROFILE_BINS: usize = 10;
 pub const MAX_DISCRETE_VALUES: usize = 32;
 /// Smallest share used in the PSI sum (an empty bin counts as this rare).
 pub const PSI_FLOOR: f64 = 1e-4;
+/// Fixed cut points of the score's bins, besides its training deciles.
+pub const SCORE_EDGES: [f64; 9] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5, 0.7, 0.9];
 
 /// How a value's bins were made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +63,8 @@ pub enum BinKind {
     Discrete,
     /// Quantiles of the training values.
     Quantile,
+    /// A probability: training deciles and [`SCORE_EDGES`].
+    Probability,
 }
 
 /// Bins of one value and the training share in each.
@@ -117,6 +125,28 @@ impl Bins {
         bins
     }
 
+    /// Bins of a probability: the cuts [`Bins::fit`] makes (deciles, or between distinct
+    /// values) and [`SCORE_EDGES`]. `values` is reordered.
+    pub fn fit_probability(values: &mut [f64]) -> Bins {
+        let mut cuts = Bins::fit(values).cuts;
+        cuts.extend(SCORE_EDGES);
+        cuts.sort_unstable_by(f64::total_cmp);
+        cuts.dedup();
+        let mut bins = Bins {
+            kind: BinKind::Probability,
+            shares: vec![0.0; cuts.len() + 1],
+            cuts,
+        };
+        let mut counts = vec![0u64; bins.shares.len()];
+        for &v in values.iter() {
+            counts[bins.bin(v)] += 1;
+        }
+        if let Some(s) = shares(&counts) {
+            bins.shares = s;
+        }
+        bins
+    }
+
     /// The bin of `x` (NaN goes to the last bin).
     pub fn bin(&self, x: f64) -> usize {
         if x.is_nan() {
@@ -148,7 +178,9 @@ impl Bins {
 }
 
 fn short(x: f64) -> String {
-    if x.abs() >= 100.0 {
+    if x != 0.0 && x.abs() < 0.01 {
+        format!("{x:.1e}")
+    } else if x.abs() >= 100.0 {
         format!("{x:.0}")
     } else if x.abs() >= 1.0 {
         format!("{x:.2}")
@@ -221,7 +253,7 @@ impl TrainingProfile {
             rows: train_rows.len() as u64,
             features,
             score_rows: test_scores.len() as u64,
-            score: Bins::fit(&mut test_scores.to_vec()),
+            score: Bins::fit_probability(&mut test_scores.to_vec()),
         }
     }
 
@@ -582,6 +614,20 @@ mod tests {
         assert_eq!(bins.cuts[0], 0.0);
         assert!((bins.shares[0] - 0.7).abs() < 1e-9);
         assert!(bins.cuts.windows(2).all(|w| w[0] < w[1]));
+        assert!((bins.shares.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn score_bins_keep_the_high_probabilities_apart_when_most_scores_tie() {
+        // 95 % of payments at one tiny probability, the rest spread up to 1.
+        let mut scores: Vec<f64> = std::iter::repeat_n(0.0004, 950)
+            .chain((0..50).map(|i| f64::from(i) / 50.0))
+            .collect();
+        let bins = Bins::fit_probability(&mut scores);
+        assert_eq!(bins.kind, BinKind::Probability);
+        assert!(bins.cuts.len() >= SCORE_EDGES.len(), "{:?}", bins.cuts);
+        assert!(bins.cuts.windows(2).all(|w| w[0] < w[1]));
+        assert_ne!(bins.bin(0.35), bins.bin(0.95));
         assert!((bins.shares.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
 

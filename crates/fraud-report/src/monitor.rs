@@ -40,7 +40,7 @@ pub const MONITOR_FIGURES: [(&str, &str); 2] = [
     ),
     (
         "score_histogram.png",
-        "Score distribution now vs training (shares per training-decile bin)",
+        "Score distribution now vs training (shares per bin: training deciles and fixed probability edges)",
     ),
 ];
 
@@ -163,7 +163,7 @@ pub fn score_histogram(input: &MonitorReportInput) -> Result<Vec<u8>, String> {
                 SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
                 _ => String::new(),
             })
-            .x_desc("fraud probability bin (training deciles)")
+            .x_desc("fraud probability bin (training deciles and fixed edges)")
             .y_desc("share of payments")
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 16))

@@ -48,6 +48,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use fraud_aws::S3Uri;
@@ -263,10 +264,17 @@ pub async fn monitor<C: GenericClient, Io: MonitorIo>(
         Some(v) => vec![v.clone()],
         None => store.versions(since, until).await?,
     };
+    let started = Instant::now();
     let mut payments = Vec::new();
     for uri in &request.payments_uris {
         payments.extend(io.payments(uri).await.map_err(TrackError::Source)?);
     }
+    tracing::info!(
+        files = request.payments_uris.len(),
+        payments = payments.len(),
+        read_ms = ms(started),
+        "monitor: payments read"
+    );
     let mut windows = Vec::new();
     let mut summary = Vec::new();
     for version in versions {
@@ -294,12 +302,17 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
 ) -> Result<WindowAnswer, TrackError> {
     let (since, until) = (request.since, request.until);
     let version = artifact.version.as_str();
+    let t = Instant::now();
     let quality = QualityStore::new(client)
         .compute(version, since, until)
         .await?;
+    let quality_ms = ms(t);
+    let t = Instant::now();
     let scores = MonitorStore::new(client)
         .scores(version, since, until)
         .await?;
+    let scores_ms = ms(t);
+    let t = Instant::now();
     let profile = artifact.training_profile.as_ref();
     let mut live = profile.map(LiveDistribution::new);
     if let (Some(live), Some(profile)) = (live.as_mut(), profile) {
@@ -341,6 +354,8 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
         }
     }
     let drift = live.zip(profile).map(|(live, p)| live.drift(p));
+    let drift_ms = ms(t);
+    let t = Instant::now();
     let cost = (!cost_rows.0.is_empty()).then(|| {
         artifact
             .policy
@@ -379,7 +394,10 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
             .await
             .map_err(TrackError::Source)?;
     }
+    let report_ms = ms(t);
+    let t = Instant::now();
     MonitorStore::new(client).store(&window).await?;
+    let store_ms = ms(t);
     let mut alert_message_id = None;
     if window.verdict.alert {
         let alert = MonitorAlert {
@@ -403,6 +421,11 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
         pr_auc = ?quality.pr_auc,
         alert = window.verdict.alert,
         not_judged = ?window.verdict.not_judged,
+        quality_ms,
+        scores_ms,
+        drift_ms,
+        report_ms,
+        store_ms,
         "model monitored"
     );
     Ok(WindowAnswer {
@@ -411,6 +434,11 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
         monitor: window,
         alert_message_id,
     })
+}
+
+/// Milliseconds since `t`.
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// The window's report (page + PNGs) through `fraud-report`.
