@@ -6,7 +6,7 @@
 #                                 (airflow/requirements.txt) + `airflow db migrate`;
 #                                 does nothing when already done for this requirements file
 #   dagbag-test                   import the DAGs (DagBag, no examples), fail on import
-#                                 errors, assert the three dag ids, then run tests/airflow
+#                                 errors, assert the four dag ids, then run tests/airflow
 #                                 (the DAGs against a fake Lambda Invoke API; offline)
 #   dags-test-retrain <invoke_endpoint> <data_uri> [min_pr_auc]
 #                                 `airflow dags test fraud_retrain` with the aws_default
@@ -25,7 +25,7 @@ REQUIREMENTS="$REPO/airflow/requirements.txt"
 AIRFLOW_VERSION="2.10.5"
 PYTHON="${AIRFLOW_PYTHON:-python3}"   # the pins were frozen on Python 3.11
 MARKER="$VENV/.fraud-requirements.sha256"
-DAG_IDS=(fraud_ingest_score fraud_notification_summary fraud_retrain)
+DAG_IDS=(fraud_ingest_score fraud_monitor fraud_notification_summary fraud_retrain)
 
 export AIRFLOW_HOME="$STATE/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/airflow/dags"

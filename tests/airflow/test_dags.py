@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover
     pass
 
 DAGS = Path(__file__).resolve().parents[2] / "airflow" / "dags"
-DAG_IDS = {"fraud_ingest_score", "fraud_retrain", "fraud_notification_summary"}
+DAG_IDS = {"fraud_ingest_score", "fraud_retrain", "fraud_notification_summary", "fraud_monitor"}
 
 
 class FakeLambda:
@@ -102,7 +102,7 @@ def xcom(dr, task_id: str, key: str = "return_value"):
 # --------------------------------------------------------------------------- structure
 
 
-def test_dagbag_imports_the_three_dags(dagbag: DagBag) -> None:
+def test_dagbag_imports_every_dag(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == DAG_IDS
 
@@ -111,6 +111,7 @@ def test_schedules_and_catchup(dagbag: DagBag) -> None:
     assert dagbag.get_dag("fraud_ingest_score").schedule_interval == timedelta(minutes=5)
     assert dagbag.get_dag("fraud_retrain").schedule_interval == "@weekly"
     assert dagbag.get_dag("fraud_notification_summary").schedule_interval == "@daily"
+    assert dagbag.get_dag("fraud_monitor").schedule_interval == "@daily"
     for dag_id in DAG_IDS:
         assert dagbag.get_dag(dag_id).catchup is False
 
@@ -219,3 +220,51 @@ def test_summary_lists_recent_runs(dagbag, fake) -> None:
 def test_summary_fails_on_error(dagbag, fake) -> None:
     fake.answers["fraud-track"] = ({"errorType": "DatabaseError", "errorMessage": "down"}, True)
     assert run(dagbag, "fraud_notification_summary").state == DagRunState.FAILED
+
+
+# --------------------------------------------------------------------------- fraud_monitor
+
+
+def monitored(alert: bool) -> dict:
+    findings = [{"check": "feature_psi", "feature": "amt", "importance_rank": 1, "psi": 1.9, "threshold": 0.25}]
+    return {
+        "alert": alert,
+        "summary": ["v1: feature `amt` (importance #1) PSI 1.900 > 0.25"] if alert else [],
+        "windows": [{
+            "quality": {"model_version": "v1", "volume": 9000, "alert_rate": 0.01, "pr_auc": 0.7},
+            "monitor": {"drift": {"score_psi": 0.05}, "report_uri": "s3://m/monitor/v1/x/index.html",
+                        "verdict": {"alert": alert, "findings": findings if alert else [], "not_judged": []}},
+            "test_pr_auc": 0.8,
+        }],
+    }
+
+
+def test_monitor_alert_triggers_training(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = (monitored(True), False)
+    fake.answers["fraud-train"] = (TRAINED, False)
+    dr = run(dagbag, "fraud_monitor", {"hours": 6, "payments_uris": ["s3://d/payments/a.csv"],
+                                       "data_uris": ["s3://d/train/a.csv"]})
+    assert dr.state == DagRunState.SUCCESS
+    assert fake.calls == [
+        ("fraud-track", {"action": "monitor", "hours": 6, "payments_uris": ["s3://d/payments/a.csv"]}, "RequestResponse"),
+        ("fraud-train", {"data_uris": ["s3://d/train/a.csv"], "force": False}, "RequestResponse"),
+    ]
+    assert xcom(dr, "needs_retraining", "windows")[0]["score_psi"] == 0.05
+    assert xcom(dr, "check_retrained")["model_version"] == TRAINED["model_version"]
+
+
+def test_monitor_without_alert_does_not_train(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = (monitored(False), False)
+    dr = run(dagbag, "fraud_monitor", {"data_uris": ["s3://d/train/a.csv"]})
+    assert dr.state == DagRunState.SUCCESS
+    assert [c[0] for c in fake.calls] == ["fraud-track"]
+    assert fake.calls[0][1] == {"action": "monitor", "hours": 24}
+    assert dr.get_task_instance("invoke_train").state == "skipped"
+
+
+def test_monitor_fails_on_error_or_an_answer_without_a_verdict(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = ({"errorType": "SourceError", "errorMessage": "no artifact"}, True)
+    assert run(dagbag, "fraud_monitor").state == DagRunState.FAILED
+    fake.answers["fraud-track"] = ({"runs": []}, False)
+    assert run(dagbag, "fraud_monitor").state == DagRunState.FAILED
+    assert not [c for c in fake.calls if c[0] == "fraud-train"]

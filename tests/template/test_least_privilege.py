@@ -86,9 +86,12 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | grants({"secretsmanager:GetSecretValue"}, "Ref:WebhookSecretArn")
     | grants({"sns:Publish"}, "Ref:AlertsSnsTopicArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
-    # track: Postgres (its URL secret) and label CSVs under labels/ in the data bucket.
+    # track: Postgres (its URL secret) and label CSVs under labels/ in the data bucket;
+    # the monitor reads artifacts and payments, writes its reports, publishes its alerts.
     "TrackRole": common("TrackLogGroup")
-    | grants({"s3:GetObject"}, "DataBucket/labels/*")
+    | grants({"s3:GetObject"}, "DataBucket/labels/*", "ModelsBucket/models/*", "DataBucket/payments/*")
+    | grants({"s3:PutObject"}, "ModelsBucket/monitor/*")
+    | grants({"sns:Publish"}, "Ref:MonitorAlertsTopic")
     | grants({"secretsmanager:GetSecretValue"}, "Ref:DatabaseSecretArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
 }

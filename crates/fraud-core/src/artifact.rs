@@ -7,17 +7,22 @@
 //!
 //! Schema versions: 1 = forests only, one threshold; 2 = model kinds, calibration,
 //! decision policy, feature importance and evaluation; 3 = version 2 plus the `blend`
-//! model kind (`model.components`: calibrated, weighted component models). An artifact
-//! is written with the lowest version that holds it (2 unless it is a blend), so
-//! readers that know only version 2 keep loading single models. A reader refuses any
-//! other version, a blend in a version 2 artifact, and a model kind it does not know,
-//! by name.
+//! model kind (`model.components`: calibrated, weighted component models); 4 = version
+//! 3 plus the training distribution (`training_profile`: per-feature and score bins and
+//! shares, [`crate::drift`]), which the monitor measures drift against. An artifact is
+//! written with the lowest version that holds it (4 when it has a training profile,
+//! else 2 unless it is a blend), so readers that know only version 2 keep loading
+//! single models without one. Versions 2 and 3 still load and serve; they have no
+//! training profile, and the monitor says it cannot compute PSI for them. A reader
+//! refuses any other version, a blend in a version 2 artifact, a training profile
+//! below version 4, and a model kind it does not know, by name.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::calibration::{Calibration, CostReport, DecisionPolicy, Outcome, ReliabilityBin};
+use crate::drift::TrainingProfile;
 use crate::features::{FeatureVector, FEATURE_NAMES, FEATURE_PIPELINE_VERSION};
 use crate::metrics::SliceReport;
 use crate::model::{AttributionSpace, Forest, Learner};
@@ -39,8 +44,11 @@ pub struct Reason {
 /// Value of the `format` field.
 pub const ARTIFACT_FORMAT: &str = "fraud-model";
 /// Version of the artifact layout; bumped on any incompatible change. The newest this
-/// build writes (blends); single models are written as [`SCHEMA_VERSION_SINGLE`].
-pub const SCHEMA_VERSION: u32 = 3;
+/// build writes (with a training profile); without one, single models are written as
+/// [`SCHEMA_VERSION_SINGLE`] and blends as [`SCHEMA_VERSION_BLEND`].
+pub const SCHEMA_VERSION: u32 = 4;
+/// Version of artifacts holding a blend and no training profile.
+pub const SCHEMA_VERSION_BLEND: u32 = 3;
 /// Version of artifacts holding a single tree ensemble (no blend).
 pub const SCHEMA_VERSION_SINGLE: u32 = 2;
 /// File name of the artifact inside a model directory.
@@ -62,8 +70,12 @@ pub enum ArtifactError {
         "artifact schema version {found} is not supported (this build reads {SCHEMA_VERSION_SINGLE} and {SCHEMA_VERSION})"
     )]
     SchemaVersion { found: u32 },
-    #[error("artifact schema version {found} cannot hold a `blend` model (blends need version {SCHEMA_VERSION})")]
+    #[error("artifact schema version {found} cannot hold a `blend` model (blends need version {SCHEMA_VERSION_BLEND})")]
     BlendNeedsVersion { found: u32 },
+    #[error("artifact schema version {found} cannot hold a training profile (it needs version {SCHEMA_VERSION})")]
+    ProfileNeedsVersion { found: u32 },
+    #[error("artifact training profile is invalid: {0}")]
+    Profile(String),
     #[error("artifact was trained with feature pipeline v{found}; this build computes v{FEATURE_PIPELINE_VERSION}")]
     PipelineVersion { found: u32 },
     #[error("artifact expects features {found:?}, this build computes a different list")]
@@ -129,6 +141,10 @@ pub struct ModelArtifact {
     pub feature_importance: Vec<(String, f64)>,
     /// Calibration and cost checks on held-back slices (absent when not computed).
     pub evaluation: Option<Evaluation>,
+    /// The training distribution the monitor measures drift against (schema v4; absent
+    /// in older artifacts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_profile: Option<TrainingProfile>,
 }
 
 /// How the calibrated model and its policy do on held-back slices.
@@ -178,7 +194,7 @@ impl ModelArtifact {
         ModelArtifact {
             format: ARTIFACT_FORMAT.into(),
             schema_version: if model.params.learner == Learner::Blend {
-                SCHEMA_VERSION
+                SCHEMA_VERSION_BLEND
             } else {
                 SCHEMA_VERSION_SINGLE
             },
@@ -194,7 +210,15 @@ impl ModelArtifact {
             policy: DecisionPolicy::single(threshold),
             feature_importance: Vec::new(),
             evaluation: None,
+            training_profile: None,
         }
+    }
+
+    /// Adds the training distribution (and the schema version that holds it).
+    pub fn with_training_profile(mut self, profile: TrainingProfile) -> Self {
+        self.training_profile = Some(profile);
+        self.schema_version = SCHEMA_VERSION;
+        self
     }
 
     /// Adds the calibration and the decision policy (whose review threshold becomes
@@ -263,7 +287,7 @@ impl ModelArtifact {
                     .join(", "),
             });
         }
-        if kind == Learner::Blend.as_str() && header.schema_version < SCHEMA_VERSION {
+        if kind == Learner::Blend.as_str() && header.schema_version < SCHEMA_VERSION_BLEND {
             return Err(ArtifactError::BlendNeedsVersion {
                 found: header.schema_version,
             });
@@ -284,6 +308,14 @@ impl ModelArtifact {
             return Err(ArtifactError::Threshold(artifact.threshold));
         }
         artifact.model.validate().map_err(ArtifactError::Model)?;
+        if let Some(profile) = &artifact.training_profile {
+            if artifact.schema_version < SCHEMA_VERSION {
+                return Err(ArtifactError::ProfileNeedsVersion {
+                    found: artifact.schema_version,
+                });
+            }
+            profile.validate().map_err(ArtifactError::Profile)?;
+        }
         artifact
             .calibration
             .validate()

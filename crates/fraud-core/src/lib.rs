@@ -10,6 +10,7 @@ pub mod calibration;
 mod cart;
 pub mod compiled;
 pub mod csv_input;
+pub mod drift;
 pub mod error;
 pub mod features;
 mod gbm;

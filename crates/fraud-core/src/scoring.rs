@@ -607,26 +607,35 @@ mod tests {
     }
 
     #[test]
-    fn blend_artifact_round_trips_as_schema_3_and_single_models_stay_schema_2() {
+    fn trained_artifacts_are_schema_4_with_a_training_profile_and_older_ones_still_load() {
         let blend = artifact(small_blend(BlendSpace::LogOdds));
         assert_eq!(blend.schema_version, crate::artifact::SCHEMA_VERSION);
+        let profile = blend.training_profile.as_ref().expect("a training profile");
+        assert_eq!(profile.features.len(), N_FEATURES);
         let loaded = ModelArtifact::from_bytes(&blend.to_bytes()).unwrap();
         assert_eq!(loaded, blend);
         let row = risky_row();
+        assert_eq!(loaded.assess(&row), blend.assess(&row));
+        // A blend written before training profiles (schema 3) still loads and serves.
+        let mut v3: serde_json::Value = serde_json::from_slice(&blend.to_bytes()).unwrap();
+        v3.as_object_mut().unwrap().remove("training_profile");
+        v3["schema_version"] = crate::artifact::SCHEMA_VERSION_BLEND.into();
+        let loaded = ModelArtifact::from_bytes(v3.to_string().as_bytes()).unwrap();
+        assert!(loaded.training_profile.is_none());
         assert_eq!(loaded.assess(&row), blend.assess(&row));
 
         let single = artifact(ForestParams {
             n_trees: 5,
             ..ForestParams::default()
         });
-        assert_eq!(
-            single.schema_version,
-            crate::artifact::SCHEMA_VERSION_SINGLE
-        );
-        // What a writer from before blends and time folds produced still loads.
+        assert_eq!(single.schema_version, crate::artifact::SCHEMA_VERSION);
+        // What a writer from before blends, time folds and training profiles produced
+        // (schema 2) still loads.
         let mut old: serde_json::Value = serde_json::from_slice(&single.to_bytes()).unwrap();
         assert!(old["model"].get("components").is_none());
         assert!(old["model"]["params"].get("blend").is_none());
+        old.as_object_mut().unwrap().remove("training_profile");
+        old["schema_version"] = crate::artifact::SCHEMA_VERSION_SINGLE.into();
         old["training"]["split"]
             .as_object_mut()
             .unwrap()
@@ -634,6 +643,16 @@ mod tests {
         let loaded = ModelArtifact::from_bytes(old.to_string().as_bytes()).unwrap();
         assert_eq!(loaded.training.split.folds, 1);
         assert_eq!(loaded.model, single.model);
+        assert!(loaded.training_profile.is_none());
+        // A training profile in an older schema version is refused, by name.
+        let mut mislabelled: serde_json::Value =
+            serde_json::from_slice(&single.to_bytes()).unwrap();
+        mislabelled["schema_version"] = crate::artifact::SCHEMA_VERSION_SINGLE.into();
+        let err = ModelArtifact::from_bytes(mislabelled.to_string().as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot hold a training profile"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -650,7 +669,7 @@ mod tests {
             );
         };
         refused(&|v| v["schema_version"] = 2.into(), "cannot hold a `blend`");
-        refused(&|v| v["schema_version"] = 4.into(), "schema version 4");
+        refused(&|v| v["schema_version"] = 5.into(), "schema version 5");
         refused(
             &|v| v["model"]["components"][0]["weight"] = 0.7.into(),
             "add up to",

@@ -14,6 +14,7 @@ use crate::artifact::{Evaluation, ModelArtifact, TrainingInfo};
 use crate::calibration::{
     brier, reliability, Calibration, CostModel, DecisionPolicy, RELIABILITY_EDGES,
 };
+use crate::drift::TrainingProfile;
 use crate::features::{featurize_in_time_order, FeatureVector};
 use crate::metrics::{average_precision, best_f1_threshold, SliceReport};
 use crate::model::{BlendSpace, BlendWeighting, FitError, Forest, ForestParams, Learner};
@@ -326,8 +327,12 @@ pub fn train_and_evaluate_with_costs(
         train_seconds,
         candidates: tried,
     };
+    // The drift reference: the test slice's features and calibrated scores (see
+    // `fraud_core::drift` for why not the earliest, training rows).
+    let profile = TrainingProfile::fit(&data.features[test.clone()], &test_scores);
     let mut artifact = ModelArtifact::new(forest, threshold, metrics, info, Utc::now())
-        .with_policy(calibration, policy);
+        .with_policy(calibration, policy)
+        .with_training_profile(profile);
     artifact.feature_importance = feature_importance;
     artifact.evaluation = Some(evaluation);
     Ok(artifact)

@@ -17,6 +17,7 @@ mod error;
 pub mod labels;
 mod ledger;
 mod migrate;
+pub mod monitor;
 pub mod quality;
 mod runs;
 #[cfg(feature = "test-support")]
@@ -29,6 +30,7 @@ pub use error::DbError;
 pub use labels::{Label, LabelConflict, LabelReport, LabelStore};
 pub use ledger::{LedgerEntry, ScoredLedger, ScoredTransaction};
 pub use migrate::migrate;
+pub use monitor::{MonitorStore, MonitorWindow, WindowScore};
 pub use quality::{ModelQuality, QualityStore};
 pub use runs::{RecordOutcome, RunMetric, RunStore, TrainingRun};
 pub use tokio_postgres::{Client, GenericClient};

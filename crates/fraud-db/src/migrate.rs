@@ -50,6 +50,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "labels",
         sql: include_str!("../migrations/0006_labels.sql"),
     },
+    Migration {
+        version: 7,
+        name: "model_monitor",
+        sql: include_str!("../migrations/0007_model_monitor.sql"),
+    },
 ];
 
 /// Key of the advisory lock that serialises migrations ("fraud-db" in ASCII). Advisory

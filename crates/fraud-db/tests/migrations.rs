@@ -65,6 +65,7 @@ async fn creates_the_tables() {
         [
             "card_history",
             "labels",
+            "model_monitor",
             "model_quality",
             "schema_migrations",
             "scored_transactions",

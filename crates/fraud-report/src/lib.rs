@@ -19,6 +19,7 @@ pub mod from_core;
 mod html;
 pub mod importance;
 mod input;
+pub mod monitor;
 
 use std::path::{Path, PathBuf};
 

@@ -131,7 +131,7 @@ impl QualityRequest {
 }
 
 /// An RFC 3339 time (`2026-12-01T10:00:00Z`, `…+02:00`), as UTC.
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("`{text}` is not an RFC 3339 time (e.g. 2026-12-01T10:00:00Z): {e}"))

@@ -10,7 +10,9 @@
 //! A run may carry `report_uri`, where its report page is stored; runs from builds without
 //! reports leave it out.
 //! Monitoring: `{"action": "labels", …}` records later labels and `{"action": "quality", …}`
-//! computes a model version's live quality ([`labels`]).
+//! computes a model version's live quality ([`labels`]); `{"action": "monitor", …}` watches
+//! the served models: drift against the training distribution, live quality, alerts
+//! ([`monitor`]; dispatched by `main.rs`, which holds its S3 and SNS clients).
 //!
 //! Everything but the Lambda wiring lives here, so tests call [`handle`] directly
 //! against a real database.
@@ -18,6 +20,7 @@
 
 pub mod labels;
 pub mod mlflow;
+pub mod monitor;
 
 use fraud_db::{DbError, GenericClient, RecordOutcome, RunMetric, RunStore, TrainingRun};
 use serde::{Deserialize, Serialize};

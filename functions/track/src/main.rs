@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 use fraud_fn_track::mlflow::MlflowMirror;
+use fraud_fn_track::monitor::{monitor, AwsMonitorIo, MonitorConfig, MonitorRequest};
 use fraud_fn_track::{handle_with, Config, TrackError};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -33,13 +34,27 @@ async fn main() -> anyhow::Result<()> {
     let client = Mutex::new(client);
     // Label CSVs are read from S3 (`{"action": "labels", "uri": "s3://…"}`).
     let s3 = fraud_aws::s3_client(&aws);
+    // The monitor (`{"action": "monitor"}`): its settings, artifacts, reports and alerts.
+    let monitor_config = MonitorConfig::from_env().map_err(anyhow::Error::msg)?;
+    let monitor_io = AwsMonitorIo::new(&aws, &monitor_config);
     let (client, config, mirror, s3) = (&client, &config, mirror.as_ref(), &s3);
+    let (monitor_config, monitor_io) = (&monitor_config, &monitor_io);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let mut client = client.lock().await;
         fraud_db::reconnect_if_closed(&mut client, &config.database_url)
             .await
             .map_err(TrackError::from)?;
-        handle_with(&*client, event.payload, mirror, Some(s3)).await
+        if event.payload.get("action").and_then(Value::as_str) == Some("monitor") {
+            let request = MonitorRequest::from_event(
+                event.payload,
+                monitor_config.window_hours,
+                chrono::Utc::now(),
+            )?;
+            let answer = monitor(&*client, monitor_io, monitor_config, request).await?;
+            return Ok(serde_json::to_value(answer).expect("answers serialize"));
+        }
+        let response = handle_with(&*client, event.payload, mirror, Some(s3)).await?;
+        Ok::<Value, TrackError>(serde_json::to_value(response).expect("responses serialize"))
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))

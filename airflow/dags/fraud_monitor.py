@@ -1,0 +1,155 @@
+"""fraud_monitor: daily model monitoring, and retraining when it alerts.
+
+Invokes the track function's monitor ({"action": "monitor"}: per model version over the
+last `hours` of payments, volume, alert and block rates, PSI of the score and of every
+feature against the training distribution in the artifact, live PR-AUC / precision /
+recall / F1 / cost where labels exist; see the README, "Model monitor"). When any
+threshold is crossed (score PSI > 0.25, a top feature's PSI > 0.25, live PR-AUC more
+than 0.10 below the test PR-AUC, by default) the monitor answers "alert": true and this
+DAG invokes the train function, then checks the new model like fraud_retrain does.
+
+Conf (all optional), e.g.
+    {"hours": 24, "payments_uris": ["s3://<data bucket>/payments/2026-12.csv"],
+     "data_uris": ["s3://<data bucket>/train/2026-12.csv"], "min_pr_auc": 0.5}
+`payments_uris` (the window's payments, from 30 days before it, to recompute features)
+defaults to the Variable `fraud_monitor_payments_uris` (a JSON list; without any, only
+the score's drift and live quality are judged). `data_uris` for the retrain defaults to
+the Variable `fraud_train_data_uris`, as in fraud_retrain.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from airflow.decorators import dag, task
+from airflow.exceptions import AirflowException
+from airflow.models import Variable
+from airflow.models.param import Param
+from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
+
+from fraud_common import aws_conn_id, function_name, invoke_config, parse_result
+
+# track's Lambda timeout is 900 s (the monitor recomputes a window's features).
+MONITOR_READ_TIMEOUT = 960
+TRAIN_READ_TIMEOUT = 1800
+
+
+def _uris(value, variable: str) -> list[str]:
+    uris = value or []
+    if isinstance(uris, str):
+        uris = [uris]
+    if not uris:
+        uris = json.loads(Variable.get(variable, default_var="[]"))
+    bad = [u for u in uris if not (isinstance(u, str) and u.startswith("s3://"))]
+    if bad:
+        raise AirflowException(f"must be s3:// URIs: {bad}")
+    return uris
+
+
+@dag(
+    dag_id="fraud_monitor",
+    schedule="@daily",
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "hours": Param(24, type="integer", minimum=1, description="window: the hours of payments before now"),
+        "model_version": Param(None, type=["null", "string"], description="one version (default: every version in the window)"),
+        "payments_uris": Param([], type="array", items={"type": "string"}, description="the window's payments (CSV, s3://)"),
+        "data_uris": Param([], type="array", items={"type": "string"}, description="training CSVs for the retrain"),
+        "min_pr_auc": Param(0.5, type="number", minimum=0, maximum=1, description="the retrained model must reach this test PR-AUC"),
+    },
+    tags=["fraud", "lambda", "monitoring"],
+    doc_md=__doc__,
+)
+def fraud_monitor():
+    @task
+    def build_monitor_request(params=None) -> str:
+        request = {"action": "monitor", "hours": int(params.get("hours") or 24)}
+        if params.get("model_version"):
+            request["model_version"] = params["model_version"]
+        uris = _uris(params.get("payments_uris"), "fraud_monitor_payments_uris")
+        if uris:
+            request["payments_uris"] = uris
+        print(f"monitor request: {request}")
+        return json.dumps(request)
+
+    monitor = LambdaInvokeFunctionOperator(
+        task_id="invoke_monitor",
+        function_name=function_name("track"),
+        invocation_type="RequestResponse",
+        payload=build_monitor_request(),
+        aws_conn_id=aws_conn_id(),
+        botocore_config=invoke_config(read_timeout=MONITOR_READ_TIMEOUT),
+        execution_timeout=timedelta(seconds=MONITOR_READ_TIMEOUT + 60),
+        retries=1,
+    )
+
+    @task.short_circuit
+    def needs_retraining(payload: str, ti=None) -> bool:
+        """Pushes the monitor's figures; true (go on to train) when it alerted."""
+        result = parse_result(payload, "track monitor")
+        if not isinstance(result.get("alert"), bool) or not isinstance(result.get("windows"), list):
+            raise AirflowException(f"the monitor answered without alert/windows: {result!r:.500}")
+        windows = []
+        for w in result["windows"]:
+            q, m = w.get("quality", {}), w.get("monitor", {})
+            drift = m.get("drift") or {}
+            windows.append({
+                "model_version": q.get("model_version"), "volume": q.get("volume"),
+                "alert_rate": q.get("alert_rate"), "pr_auc": q.get("pr_auc"),
+                "test_pr_auc": w.get("test_pr_auc"), "score_psi": drift.get("score_psi"),
+                "alert": (m.get("verdict") or {}).get("alert"),
+                "not_judged": (m.get("verdict") or {}).get("not_judged"),
+                "report_uri": m.get("report_uri"),
+            })
+        ti.xcom_push(key="windows", value=windows)
+        ti.xcom_push(key="summary", value=result.get("summary", []))
+        for w in windows:
+            print("monitor %(model_version)s: %(volume)s payments, score PSI %(score_psi)s, "
+                  "PR-AUC %(pr_auc)s (test %(test_pr_auc)s), alert %(alert)s, report %(report_uri)s" % w)
+        if result["alert"]:
+            print("thresholds crossed, retraining: " + "; ".join(result.get("summary", [])))
+        return result["alert"]
+
+    @task
+    def build_train_request(params=None) -> str:
+        uris = _uris(params.get("data_uris"), "fraud_train_data_uris")
+        if not uris:
+            raise AirflowException("the monitor alerted but there is no training data: pass conf data_uris "
+                                   "or set Variable fraud_train_data_uris")
+        return json.dumps({"data_uris": uris, "force": False})
+
+    decided = needs_retraining(monitor.output)
+    train_request = build_train_request()
+    decided >> train_request
+
+    train = LambdaInvokeFunctionOperator(
+        task_id="invoke_train",
+        function_name=function_name("train"),
+        invocation_type="RequestResponse",
+        payload=train_request,
+        aws_conn_id=aws_conn_id(),
+        botocore_config=invoke_config(read_timeout=TRAIN_READ_TIMEOUT),
+        execution_timeout=timedelta(seconds=TRAIN_READ_TIMEOUT + 60),
+        retries=0,
+    )
+
+    @task
+    def check_retrained(payload: str, params=None) -> dict:
+        result = parse_result(payload, "train")
+        try:
+            pr_auc = float(result["test_pr_auc"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise AirflowException(f"train answered without test_pr_auc: {result}") from e
+        print("retrained: model %s, test PR-AUC %.4f, promoted %s (%s)"
+              % (result.get("model_version"), pr_auc, result.get("promoted"), result.get("promotion_reason")))
+        if pr_auc < float(params.get("min_pr_auc", 0.5)):
+            raise AirflowException(f"retrained model's test PR-AUC {pr_auc:.4f} is below min_pr_auc")
+        return {k: result.get(k) for k in ("model_version", "test_pr_auc", "promoted", "promotion_reason")}
+
+    check_retrained(train.output)
+
+
+fraud_monitor()

@@ -1,0 +1,238 @@
+//! The monitor's benchmark (bench/monitor.sh): time and peak memory of one monitor run
+//! over a window of about 10⁶ scored payments, on the local PostgreSQL.
+//!
+//! `monitor_bench prepare <dir> <customers> <train_days> <live_days>`: generates payments
+//! (fraud-generator), trains a small forest on the first `train_days`, scores every
+//! payment in time order and claims the live days' in a fresh database
+//! `fraud_monitor_bench` (labels kept); writes `<dir>/payments.csv`, `<dir>/model.json`
+//! and `<dir>/window.json`.
+//!
+//! `monitor_bench run <dir>`: one monitor run over that window (the track function's
+//! code: ledger reads, quality, features recomputed from the payments file, PSI, verdict,
+//! report drawn, figures stored), then prints the time of each part and the process's
+//! peak resident memory (`VmHWM`) as JSON. `DATABASE_URL` is the server's `fraud`
+//! database (the local stack's by default).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use fraud_aws::S3Uri;
+use fraud_core::drift::MonitorAlert;
+use fraud_core::model::ForestParams;
+use fraud_core::scoring::Scorer;
+use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
+use fraud_core::{ModelArtifact, Transaction};
+use fraud_db::{ScoredLedger, ScoredTransaction};
+use fraud_fn_track::monitor::{monitor, MonitorConfig, MonitorIo, MonitorRequest};
+use fraud_generator::{Generator, GeneratorConfig};
+
+const DB: &str = "fraud_monitor_bench";
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://fraud:fraud@127.0.0.1:55432/fraud".into())
+}
+
+fn bench_url() -> String {
+    let admin = admin_url();
+    let (base, _) = admin.rsplit_once('/').expect("a database URL");
+    format!("{base}/{DB}")
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Reads the artifact and the payments from the bench folder.
+struct LocalIo {
+    dir: PathBuf,
+}
+
+impl MonitorIo for LocalIo {
+    async fn artifact(&self, _version: &str) -> Result<ModelArtifact, String> {
+        let bytes = std::fs::read(self.dir.join("model.json")).map_err(|e| e.to_string())?;
+        ModelArtifact::from_bytes(&bytes).map_err(|e| e.to_string())
+    }
+    async fn payments(&self, uri: &S3Uri) -> Result<Vec<Transaction>, String> {
+        let file = std::fs::File::open(self.dir.join(&uri.key)).map_err(|e| e.to_string())?;
+        fraud_core::csv_input::read_transactions(std::io::BufReader::new(file), |_| {})
+            .map_err(|e| e.to_string())
+    }
+    async fn put_report(
+        &self,
+        prefix: &str,
+        files: Vec<fraud_report::ReportFile>,
+    ) -> Result<Option<String>, String> {
+        let out = self.dir.join(prefix);
+        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+        for f in files {
+            std::fs::write(out.join(f.name), f.bytes).map_err(|e| e.to_string())?;
+        }
+        Ok(Some(
+            out.join(fraud_report::INDEX_FILE).display().to_string(),
+        ))
+    }
+    async fn publish(&self, _alert: &MonitorAlert) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+}
+
+fn day(d: u32) -> DateTime<Utc> {
+    (NaiveDate::from_ymd_opt(2019, 1, 1).unwrap() + chrono::Days::new(u64::from(d)))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+async fn prepare_bench(dir: &Path, customers: u32, train_days: u32, live_days: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    let t = Instant::now();
+    let mut txs: Vec<Transaction> = Generator::new(GeneratorConfig {
+        customers,
+        days: train_days + live_days,
+        seed: 5,
+        ..GeneratorConfig::default()
+    })
+    .unwrap()
+    .all()
+    .collect();
+    txs.sort_by_key(|t| t.event_time());
+    let file = std::fs::File::create(dir.join("payments.csv")).unwrap();
+    fraud_core::csv_input::write_transactions(std::io::BufWriter::new(file), &txs).unwrap();
+    eprintln!(
+        "generated {} payments in {:.1}s",
+        txs.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    let training: Vec<Transaction> = txs
+        .iter()
+        .filter(|t| t.trans_date_trans_time.and_utc() < day(train_days))
+        .cloned()
+        .collect();
+    let params = ForestParams {
+        n_trees: 30,
+        seed: 1,
+        ..ForestParams::default()
+    };
+    let source = DataSource {
+        uri: "generated".into(),
+        sha256: "bench".into(),
+    };
+    let artifact = train_and_evaluate(
+        &prepare(training).unwrap(),
+        &source,
+        &[params],
+        TimeSplit::default(),
+        &|| {},
+    )
+    .unwrap();
+    std::fs::write(dir.join("model.json"), artifact.to_bytes()).unwrap();
+    eprintln!(
+        "trained {} in {:.1}s",
+        artifact.version,
+        t.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    let admin = fraud_db::connect(&admin_url()).await.unwrap();
+    // Two statements: DROP DATABASE cannot run inside the implicit transaction of a batch.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {DB}"),
+        format!("CREATE DATABASE {DB}"),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    let mut client = fraud_db::connect(&bench_url()).await.unwrap();
+    fraud_db::migrate(&mut client).await.unwrap();
+    let ledger = ScoredLedger::new(&client);
+    let mut scorer = Scorer::new(&artifact);
+    let mut batch = Vec::with_capacity(10_000);
+    let mut claimed = 0usize;
+    for tx in &txs {
+        let score = scorer.score(tx);
+        let at = tx.trans_date_trans_time.and_utc();
+        if at >= day(train_days) {
+            batch.push(ScoredTransaction::new(&score, at).labelled(tx.is_fraud));
+            if batch.len() == 10_000 {
+                claimed += ledger.claim(&batch).await.unwrap().len();
+                batch.clear();
+            }
+        }
+    }
+    claimed += ledger.claim(&batch).await.unwrap().len();
+    eprintln!(
+        "scored and claimed {claimed} payments in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let window = serde_json::json!({
+        "since": day(train_days).to_rfc3339(),
+        "until": day(train_days + live_days).to_rfc3339(),
+        "scored": claimed,
+        "payments": txs.len(),
+    });
+    std::fs::write(dir.join("window.json"), window.to_string()).unwrap();
+}
+
+async fn run_bench(dir: &Path) {
+    // The monitor's own timings (`model monitored`: quality_ms, scores_ms, drift_ms, ...).
+    fraud_lambda::init_tracing();
+    let window: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("window.json")).unwrap()).unwrap();
+    let client = fraud_db::connect(&bench_url()).await.unwrap();
+    let io = LocalIo {
+        dir: dir.to_owned(),
+    };
+    let config = MonitorConfig::from_lookup(|_| None).unwrap();
+    let request = MonitorRequest::from_event(
+        serde_json::json!({
+            "action": "monitor",
+            "since": window["since"], "until": window["until"],
+            "payments_uris": ["s3://local/payments.csv"],
+        }),
+        24,
+        Utc::now(),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let answer = monitor(&client, &io, &config, request).await.unwrap();
+    let seconds = t.elapsed().as_secs_f64();
+    let w = &answer.windows[0];
+    let out = serde_json::json!({
+        "scored_in_window": w.quality.volume,
+        "payments_read": window["payments"],
+        "feature_rows": w.monitor.drift.as_ref().map(|d| d.feature_rows),
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "alert": answer.alert,
+        "score_psi": w.monitor.drift.as_ref().and_then(|d| d.score_psi),
+        "pr_auc": w.quality.pr_auc,
+        "test_pr_auc": w.test_pr_auc,
+        "not_judged": w.monitor.verdict.not_judged,
+        "summary": answer.summary,
+    });
+    println!("{out}");
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("prepare") if args.len() == 6 => {
+            let n = |i: usize| args[i].parse::<u32>().expect("a number");
+            prepare_bench(Path::new(&args[2]), n(3), n(4), n(5)).await;
+        }
+        Some("run") if args.len() == 3 => run_bench(Path::new(&args[2])).await,
+        _ => {
+            eprintln!("usage: monitor_bench prepare <dir> <customers> <train_days> <live_days> | run <dir>");
+            std::process::exit(2);
+        }
+    }
+}

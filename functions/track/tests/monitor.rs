@@ -1,0 +1,387 @@
+//! The monitor on generated traffic, against the real local PostgreSQL (a scratch
+//! database per test): a model trained on 90 days of generated payments watches the next
+//! 30, once as generated (no drift: no alert) and once with the amounts shifted (flagged,
+//! alert published); an artifact from before training distributions gets a clear
+//! "cannot compute PSI". Artifacts and payments come from memory here, and from S3 on
+//! LocalStack in the last test (report written, alert published to SNS). Needs
+//! `make stack-up`; fails (never skips) without it.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use fraud_aws::S3Uri;
+use fraud_core::drift::{Finding, MonitorAlert, Thresholds};
+use fraud_core::model::ForestParams;
+use fraud_core::scoring::Scorer;
+use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
+use fraud_core::{ModelArtifact, Transaction, N_FEATURES};
+use fraud_db::scratch::ScratchDatabase;
+use fraud_db::{Client, MonitorStore, ScoredLedger, ScoredTransaction};
+use fraud_fn_track::monitor::{
+    monitor, AwsMonitorIo, MonitorAnswer, MonitorConfig, MonitorIo, MonitorRequest,
+};
+use fraud_generator::{Generator, GeneratorConfig};
+
+const TRAIN_DAYS: u32 = 90;
+const LIVE_DAYS: u32 = 30;
+
+fn day(d: u32) -> DateTime<Utc> {
+    (NaiveDate::from_ymd_opt(2019, 1, 1).unwrap() + chrono::Days::new(u64::from(d)))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+/// The model trained on the first 90 days, and all 120 days of payments (time order).
+fn base() -> &'static (ModelArtifact, Vec<Transaction>) {
+    static BASE: OnceLock<(ModelArtifact, Vec<Transaction>)> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut txs: Vec<Transaction> = Generator::new(GeneratorConfig {
+            customers: 300,
+            days: TRAIN_DAYS + LIVE_DAYS,
+            seed: 11,
+            ..GeneratorConfig::default()
+        })
+        .unwrap()
+        .all()
+        .collect();
+        txs.sort_by_key(|t| t.event_time());
+        let training: Vec<Transaction> = txs
+            .iter()
+            .filter(|t| t.trans_date_trans_time.and_utc() < day(TRAIN_DAYS))
+            .cloned()
+            .collect();
+        let params = ForestParams {
+            n_trees: 30,
+            seed: 3,
+            ..ForestParams::default()
+        };
+        let source = DataSource {
+            uri: "generated".into(),
+            sha256: "seed-11".into(),
+        };
+        let artifact = train_and_evaluate(
+            &prepare(training).unwrap(),
+            &source,
+            &[params],
+            TimeSplit::default(),
+            &|| {},
+        )
+        .unwrap();
+        (artifact, txs)
+    })
+}
+
+/// The payments with the live period's amounts multiplied by `shift`.
+fn payments(shift: f64) -> Vec<Transaction> {
+    let mut txs = base().1.clone();
+    for t in &mut txs {
+        if t.trans_date_trans_time.and_utc() >= day(TRAIN_DAYS) {
+            t.amt = (t.amt * shift * 100.0).round() / 100.0;
+        }
+    }
+    txs
+}
+
+/// Scores every payment in time order as the score function would (card histories
+/// from the first day) and claims the live period's in the ledger with their labels.
+async fn score_live(client: &Client, artifact: &ModelArtifact, txs: &[Transaction]) -> u64 {
+    let mut scorer = Scorer::new(artifact);
+    let mut rows = Vec::new();
+    for tx in txs {
+        let score = scorer.score(tx);
+        let at = tx.trans_date_trans_time.and_utc();
+        if at >= day(TRAIN_DAYS) {
+            rows.push(ScoredTransaction::new(&score, at).labelled(tx.is_fraud));
+        }
+    }
+    let ledger = ScoredLedger::new(client);
+    for chunk in rows.chunks(5000) {
+        ledger.claim(chunk).await.unwrap();
+    }
+    rows.len() as u64
+}
+
+/// Artifacts and payments in memory; alerts and reports kept for the test to read.
+#[derive(Default)]
+struct MemoryIo {
+    artifacts: HashMap<String, ModelArtifact>,
+    payments: HashMap<String, Vec<Transaction>>,
+    published: Mutex<Vec<MonitorAlert>>,
+    reports: Mutex<Vec<(String, Vec<&'static str>)>>,
+}
+
+impl MonitorIo for MemoryIo {
+    async fn artifact(&self, version: &str) -> Result<ModelArtifact, String> {
+        self.artifacts
+            .get(version)
+            .cloned()
+            .ok_or_else(|| format!("no artifact {version}"))
+    }
+    async fn payments(&self, uri: &S3Uri) -> Result<Vec<Transaction>, String> {
+        self.payments
+            .get(&uri.to_string())
+            .cloned()
+            .ok_or_else(|| format!("no payments at {uri}"))
+    }
+    async fn put_report(
+        &self,
+        prefix: &str,
+        files: Vec<fraud_report::ReportFile>,
+    ) -> Result<Option<String>, String> {
+        let names = files.iter().map(|f| f.name).collect();
+        self.reports
+            .lock()
+            .unwrap()
+            .push((prefix.to_owned(), names));
+        Ok(Some(format!("memory://{prefix}/index.html")))
+    }
+    async fn publish(&self, alert: &MonitorAlert) -> Result<Option<String>, String> {
+        self.published.lock().unwrap().push(alert.clone());
+        Ok(Some(format!("m-{}", self.published.lock().unwrap().len())))
+    }
+}
+
+const PAYMENTS_URI: &str = "s3://data/payments/all.csv";
+
+fn request(with_payments: bool) -> MonitorRequest {
+    MonitorRequest::from_event(
+        serde_json::json!({
+            "action": "monitor",
+            "since": day(TRAIN_DAYS).to_rfc3339(),
+            "until": day(TRAIN_DAYS + LIVE_DAYS).to_rfc3339(),
+            "payments_uris": if with_payments { vec![PAYMENTS_URI] } else { vec![] },
+        }),
+        24,
+        Utc::now(),
+    )
+    .unwrap()
+}
+
+/// Scores the live period (amounts × `shift`) into a fresh database and monitors it.
+async fn run(
+    shift: f64,
+    artifact: ModelArtifact,
+) -> (MonitorAnswer, MemoryIo, u64, ScratchDatabase) {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let txs = payments(shift);
+    let live = score_live(&client, &artifact, &txs).await;
+    let mut io = MemoryIo::default();
+    io.artifacts.insert(artifact.version.clone(), artifact);
+    io.payments.insert(PAYMENTS_URI.into(), txs);
+    let config = MonitorConfig::from_lookup(|_| None).unwrap();
+    let answer = monitor(&client, &io, &config, request(true)).await.unwrap();
+    (answer, io, live, db)
+}
+
+#[tokio::test]
+async fn an_unshifted_period_raises_no_alert() {
+    let (answer, io, live, db) = run(1.0, base().0.clone()).await;
+    assert!(!answer.alert, "false alarm: {:?}", answer.summary);
+    let [w] = &answer.windows[..] else {
+        panic!("one model version: {answer:?}")
+    };
+    assert_eq!(w.quality.volume, live);
+    assert!(live > 1000, "{live} payments");
+    let drift = w.monitor.drift.as_ref().unwrap();
+    let largest = drift
+        .features
+        .iter()
+        .max_by(|a, b| a.psi.total_cmp(&b.psi))
+        .unwrap();
+    eprintln!(
+        "no drift: {live} payments, score PSI {:?}, largest feature PSI {} ({}), PR-AUC {:?} (test {})",
+        drift.score_psi, largest.psi, largest.feature, w.quality.pr_auc, w.test_pr_auc
+    );
+    assert_eq!(drift.features.len(), N_FEATURES);
+    assert_eq!(
+        drift.feature_rows, live,
+        "every payment's features recomputed"
+    );
+    let score_psi = drift.score_psi.unwrap();
+    assert!(score_psi < 0.1, "score PSI {score_psi}");
+    let amt = drift.features.iter().find(|f| f.feature == "amt").unwrap();
+    assert!(amt.psi < 0.1, "amt PSI {}", amt.psi);
+    // Labels are there: live quality and cost are computed, and judged.
+    assert!(
+        w.quality.pr_auc.is_some() && w.quality.frauds >= 20,
+        "{:?}",
+        w.quality
+    );
+    assert!(w.monitor.cost.as_ref().unwrap().total_cost > 0.0);
+    assert!(
+        w.monitor.verdict.not_judged.is_empty(),
+        "{:?}",
+        w.monitor.verdict
+    );
+    assert!(io.published.lock().unwrap().is_empty());
+    assert_eq!(
+        io.reports.lock().unwrap()[0].1,
+        ["feature_psi.png", "score_histogram.png", "index.html"]
+    );
+    let stored = MonitorStore::new(&db.connect().await)
+        .stored(&w.monitor.model_version)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].2, "stored without an alert");
+}
+
+#[tokio::test]
+async fn shifted_amounts_are_flagged_and_a_monitoring_alert_is_published() {
+    let (answer, io, _, db) = run(3.0, base().0.clone()).await;
+    assert!(answer.alert);
+    let w = &answer.windows[0];
+    eprintln!("shifted amounts: {:?}", answer.summary);
+    let amount_flagged = w.monitor.verdict.findings.iter().any(|f| {
+        matches!(f, Finding::FeaturePsi { feature, psi, .. } if (feature == "amt" || feature == "log_amt") && *psi > 0.25)
+    });
+    assert!(amount_flagged, "{:?}", w.monitor.verdict.findings);
+    assert!(
+        answer.summary.iter().any(|s| s.contains("PSI")),
+        "{:?}",
+        answer.summary
+    );
+    let published = io.published.lock().unwrap().clone();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].kind, "model_monitor");
+    assert_eq!(published[0].action, "retrain");
+    assert_eq!(published[0].findings, w.monitor.verdict.findings);
+    assert_eq!(w.alert_message_id.as_deref(), Some("m-1"));
+    let stored = MonitorStore::new(&db.connect().await)
+        .stored(&w.monitor.model_version)
+        .await
+        .unwrap();
+    assert!(stored[0].2, "stored with the alert");
+    assert!(stored[0].4.unwrap() > 0.25, "largest feature PSI stored");
+}
+
+#[tokio::test]
+async fn an_artifact_without_a_training_distribution_gets_cannot_compute_psi() {
+    let mut old = base().0.clone();
+    old.training_profile = None;
+    old.schema_version = fraud_core::artifact::SCHEMA_VERSION_SINGLE;
+    // It still loads as what an older build wrote.
+    let old = ModelArtifact::from_bytes(&old.to_bytes()).unwrap();
+    let (answer, io, live, _db) = run(3.0, old).await;
+    let w = &answer.windows[0];
+    assert!(w.monitor.drift.is_none());
+    assert!(
+        w.monitor.verdict.not_judged[0].starts_with("cannot compute PSI"),
+        "{:?}",
+        w.monitor.verdict
+    );
+    // Live quality is still measured.
+    assert_eq!(w.quality.volume, live);
+    assert!(w.quality.pr_auc.is_some());
+    assert!(!w
+        .monitor
+        .verdict
+        .findings
+        .iter()
+        .any(|f| !matches!(f, Finding::PrAucDrop { .. })));
+    assert!(io.published.lock().unwrap().len() <= 1);
+}
+
+#[tokio::test]
+async fn without_payments_the_score_is_judged_and_feature_drift_is_said_not_to_be() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let (artifact, txs) = base();
+    score_live(&client, artifact, txs).await;
+    let mut io = MemoryIo::default();
+    io.artifacts
+        .insert(artifact.version.clone(), artifact.clone());
+    let config = MonitorConfig::from_lookup(|_| None).unwrap();
+    let answer = monitor(&client, &io, &config, request(false))
+        .await
+        .unwrap();
+    let w = &answer.windows[0];
+    let drift = w.monitor.drift.as_ref().unwrap();
+    assert!(drift.score_psi.is_some() && drift.features.is_empty());
+    assert!(w.monitor.cost.is_none());
+    assert!(
+        w.monitor
+            .verdict
+            .not_judged
+            .iter()
+            .any(|n| n.contains("no payments")),
+        "{:?}",
+        w.monitor.verdict
+    );
+}
+
+#[tokio::test]
+async fn on_the_stack_the_monitor_reads_s3_writes_its_report_and_publishes_to_sns() {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    let artifact = base().0.clone();
+    let txs = payments(3.0);
+    score_live(&client, &artifact, &txs).await;
+
+    let aws = fraud_aws::aws_config().await;
+    let s3 = fraud_aws::s3_client(&aws);
+    let bucket = format!("fraud-monitor-test-{}", uuid::Uuid::new_v4().simple());
+    if let Err(e) = s3.create_bucket().bucket(&bucket).send().await {
+        panic!("cannot create bucket on LocalStack ({e:?}): run `make stack-up`")
+    }
+    fraud_aws::ModelStore::new(s3.clone(), &bucket)
+        .put(&artifact)
+        .await
+        .unwrap();
+    let mut csv = Vec::new();
+    fraud_core::csv_input::write_transactions(&mut csv, &txs).unwrap();
+    fraud_aws::put_bytes(&s3, &bucket, "payments/all.csv", csv, "text/csv")
+        .await
+        .unwrap();
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let topic = sns
+        .create_topic()
+        .name(format!(
+            "fraud-monitor-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned();
+    let config = MonitorConfig::from_lookup(|k| match k {
+        "FRAUD_MODELS_BUCKET" => Some(bucket.clone()),
+        "MONITOR_ALERTS_TOPIC_ARN" => Some(topic.clone()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(config.thresholds, Thresholds::default());
+    let io = AwsMonitorIo::new(&aws, &config);
+    let mut event = serde_json::json!({
+        "action": "monitor",
+        "since": day(TRAIN_DAYS).to_rfc3339(),
+        "until": day(TRAIN_DAYS + LIVE_DAYS).to_rfc3339(),
+        "payments_uris": [format!("s3://{bucket}/payments/all.csv")],
+    });
+    event["model_version"] = artifact.version.clone().into();
+    let request = MonitorRequest::from_event(event, 24, Utc::now()).unwrap();
+    let answer = monitor(&client, &io, &config, request).await.unwrap();
+    assert!(answer.alert);
+    let w = &answer.windows[0];
+    assert!(w.alert_message_id.is_some(), "published to SNS");
+    let report = w.monitor.report_uri.as_deref().unwrap();
+    let uri: S3Uri = report.parse().unwrap();
+    let page = fraud_aws::get_bytes(&s3, &uri.bucket, &uri.key)
+        .await
+        .unwrap()
+        .expect("the report page is in S3");
+    assert!(String::from_utf8(page)
+        .unwrap()
+        .contains("Thresholds crossed"));
+    let png_key = uri.key.replace("index.html", "feature_psi.png");
+    let png = fraud_aws::get_bytes(&s3, &uri.bucket, &png_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+}
