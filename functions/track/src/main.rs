@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use fraud_fn_track::mlflow::MlflowMirror;
-use fraud_fn_track::{handle_with, Config, TrackError};
+use fraud_fn_track::{diagnostic, handle_with, Config, TrackError};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -38,8 +38,10 @@ async fn main() -> anyhow::Result<()> {
         let mut client = client.lock().await;
         fraud_db::reconnect_if_closed(&mut client, &config.database_url)
             .await
-            .map_err(TrackError::from)?;
-        handle_with(&*client, event.payload, mirror, Some(s3)).await
+            .map_err(|e| diagnostic(TrackError::Store(e)))?;
+        handle_with(&*client, event.payload, mirror, Some(s3))
+            .await
+            .map_err(diagnostic)
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
