@@ -9,6 +9,8 @@ mod ports;
 mod queue;
 mod rules_store;
 mod s3;
+#[cfg(feature = "test-support")]
+pub mod scratch;
 pub mod secrets;
 
 pub use aws_config::SdkConfig;
@@ -21,7 +23,7 @@ pub use ports::TrackFunction;
 pub use queue::AlertQueue;
 pub use rules_store::{CurrentRules, RulesCache, RulesStore, RulesUploadError};
 pub use s3::{get_bytes, put_bytes, s3_client, S3Uri};
-pub use secrets::{resolve_secrets, SecretError, SecretVar};
+pub use secrets::{resolve_secrets, use_secrets, SecretError, SecretVar};
 
 /// SQS client from the shared configuration.
 pub fn sqs_client(config: &aws_config::SdkConfig) -> SqsClient {

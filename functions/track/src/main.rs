@@ -15,10 +15,7 @@ async fn main() -> anyhow::Result<()> {
     fraud_lambda::init_tracing();
     let aws = fraud_aws::aws_config().await;
     // DATABASE_URL, or the secret DATABASE_SECRET_ARN names (read once, here).
-    let secrets = [fraud_aws::secrets::DATABASE_URL];
-    fraud_lambda::use_resolved_secrets(
-        fraud_aws::resolve_secrets(&aws, &secrets, fraud_lambda::lookup).await?,
-    );
+    fraud_aws::use_secrets(&aws, &[fraud_aws::secrets::DATABASE_URL]).await?;
     let config = Config::from_env()?;
     let mut client = fraud_db::connect(&config.database_url).await?;
     let applied = fraud_db::migrate(&mut client).await?;

@@ -2,6 +2,7 @@
 //! comes from MLFLOW_TRACKING_URI, as `scripts/mlflow.sh env` prints it) and a real
 //! PostgreSQL scratch database.
 
+use fraud_aws::scratch::unique;
 use fraud_db::scratch::ScratchDatabase;
 use fraud_db::{RunStore, TrainingRun};
 use fraud_fn_track::mlflow::{MlflowConfig, MlflowMirror, RUN_ID_TAG};
@@ -13,14 +14,6 @@ fn tracking_uri() -> String {
         "MLFLOW_TRACKING_URI is not set: start the local MLflow server with \
          `scripts/mlflow.sh up` and `eval \"$(scripts/mlflow.sh env)\"` (make unit does both)",
     )
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
 fn mirror(uri: String, experiment: &str) -> MlflowMirror {
