@@ -42,6 +42,11 @@ fn run_event(model_version: &str) -> Value {
     }})
 }
 
+/// The JSON a request to the tracking server answers.
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn mlflow_answer(response: &TrackResponse) -> &str {
     match response {
         TrackResponse::Recorded {
@@ -75,15 +80,11 @@ async fn recorded_run_is_mirrored_to_mlflow_once_with_params_metrics_and_tags() 
 
     // Read it back through MLflow's own API.
     let http = reqwest::Client::new();
-    let run: Value = http
-        .get(format!("{uri}/api/2.0/mlflow/runs/get"))
-        .query(&[("run_id", &mlflow_id)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let run = answer(
+        http.get(format!("{uri}/api/2.0/mlflow/runs/get"))
+            .query(&[("run_id", &mlflow_id)]),
+    )
+    .await;
     let data = &run["run"]["data"];
     let find = |list: &str, key: &str| {
         data[list]
@@ -107,15 +108,11 @@ async fn recorded_run_is_mirrored_to_mlflow_once_with_params_metrics_and_tags() 
 
     // Exactly one MLflow run in the experiment, however many times the event came.
     let experiment_id = run["run"]["info"]["experiment_id"].clone();
-    let search: Value = http
-        .post(format!("{uri}/api/2.0/mlflow/runs/search"))
-        .json(&json!({"experiment_ids": [experiment_id]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let search = answer(
+        http.post(format!("{uri}/api/2.0/mlflow/runs/search"))
+            .json(&json!({"experiment_ids": [experiment_id]})),
+    )
+    .await;
     assert_eq!(search["runs"].as_array().map(Vec::len), Some(1), "{search}");
 }
 
