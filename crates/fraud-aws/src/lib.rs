@@ -5,19 +5,25 @@
 #![forbid(unsafe_code)]
 
 mod model_store;
+mod ports;
 mod queue;
 mod rules_store;
 mod s3;
+#[cfg(feature = "test-support")]
+pub mod scratch;
 pub mod secrets;
 
 pub use aws_config::SdkConfig;
 pub use aws_sdk_s3::Client as S3Client;
 pub use aws_sdk_sqs::Client as SqsClient;
 pub use model_store::{CurrentModel, ModelCache, ModelStore};
+pub use ports::S3Objects;
+#[cfg(feature = "lambda")]
+pub use ports::TrackFunction;
 pub use queue::AlertQueue;
 pub use rules_store::{CurrentRules, RulesCache, RulesStore, RulesUploadError};
 pub use s3::{get_bytes, put_bytes, s3_client, S3Uri};
-pub use secrets::{resolve_secrets, SecretError, SecretVar};
+pub use secrets::{resolve_secrets, use_secrets, SecretError, SecretVar};
 
 /// SQS client from the shared configuration.
 pub fn sqs_client(config: &aws_config::SdkConfig) -> SqsClient {

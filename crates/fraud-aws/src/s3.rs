@@ -23,16 +23,12 @@ pub struct S3Uri {
 impl std::str::FromStr for S3Uri {
     type Err = AwsError;
     fn from_str(s: &str) -> Result<Self, AwsError> {
-        let rest = s
-            .strip_prefix("s3://")
-            .ok_or_else(|| AwsError::BadUri(s.to_owned()))?;
-        match rest.split_once('/') {
-            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(S3Uri {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-            }),
-            _ => Err(AwsError::BadUri(s.to_owned())),
-        }
+        let (bucket, key) =
+            fraud_pipeline::ports::split_s3_uri(s).ok_or_else(|| AwsError::BadUri(s.to_owned()))?;
+        Ok(S3Uri {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        })
     }
 }
 

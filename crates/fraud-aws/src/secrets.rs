@@ -67,6 +67,14 @@ pub enum SecretError {
     },
 }
 
+/// At cold start: resolves `vars` ([`resolve_secrets`], through the environment) and
+/// makes the values read what `fraud_lambda`'s environment readers see, so a function's
+/// configuration reads `DATABASE_URL` the same whether it was set or came from a secret.
+pub async fn use_secrets(config: &SdkConfig, vars: &[SecretVar]) -> Result<(), SecretError> {
+    fraud_lambda::use_resolved_secrets(resolve_secrets(config, vars, fraud_lambda::lookup).await?);
+    Ok(())
+}
+
 /// Resolves `vars` through `lookup` (the environment): a variable that is set is left to the
 /// environment; one that is not but whose `arn_var` is set is read from Secrets Manager.
 /// Returns the values read, by variable name, for the function's configuration to use.

@@ -38,41 +38,12 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
 use crate::DbError;
 
-/// One later label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Label {
-    pub trans_num: String,
-    pub is_fraud: bool,
-    /// When the truth was established (the chargeback's or the verdict's date).
-    pub labelled_at: DateTime<Utc>,
-}
-
-/// A label refused because the payment already has the other one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LabelConflict {
-    pub trans_num: String,
-    /// The label that stays.
-    pub kept: bool,
-    /// The label that was refused.
-    pub refused: bool,
-}
-
-/// What happened to each label of a batch (counts are of rows, lists in batch order).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LabelReport {
-    pub received: u64,
-    pub recorded: u64,
-    pub duplicates: u64,
-    pub conflicts: Vec<LabelConflict>,
-    /// `trans_num`s not in the ledger (never scored), refused.
-    pub unknown: Vec<String>,
-}
+pub use fraud_pipeline::monitoring::{Label, LabelConflict, LabelReport};
 
 /// The later labels, over a connection or a transaction.
 pub struct LabelStore<'a, C: GenericClient> {

@@ -22,18 +22,21 @@ pub mod quality;
 mod runs;
 #[cfg(feature = "test-support")]
 pub mod scratch;
+mod tracking;
 
 use std::time::Duration;
 
 pub use card_state::CardStateStore;
 pub use error::DbError;
+pub use fraud_pipeline::{RunMetric, TrainingRun};
 pub use labels::{Label, LabelConflict, LabelReport, LabelStore};
 pub use ledger::{LedgerEntry, ScoredLedger, ScoredTransaction};
 pub use migrate::migrate;
 pub use monitor::{MonitorStore, MonitorWindow, WindowScore};
 pub use quality::{ModelQuality, QualityStore};
-pub use runs::{RecordOutcome, RunMetric, RunStore, TrainingRun};
+pub use runs::{RecordOutcome, RunStore};
 pub use tokio_postgres::{Client, GenericClient};
+pub use tracking::Tracking;
 
 /// Replaces `client` with a new connection when the server closed it (a restart, a
 /// failover, an idle timeout while a Lambda instance was frozen); otherwise does nothing.

@@ -23,33 +23,12 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use fraud_core::metrics::{average_precision, Confusion};
-use serde::{Deserialize, Serialize};
 use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
 use crate::DbError;
 
-/// One model version's live quality over one window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelQuality {
-    pub model_version: String,
-    /// Inclusive lower bound of the payments' event time; `None`: from the first.
-    pub since: Option<DateTime<Utc>>,
-    /// Exclusive upper bound; `None`: up to the last.
-    pub until: Option<DateTime<Utc>>,
-    pub computed_at: DateTime<Utc>,
-    pub volume: u64,
-    pub labelled: u64,
-    pub frauds: u64,
-    pub alerts: u64,
-    pub blocks: u64,
-    pub alert_rate: Option<f64>,
-    pub block_rate: Option<f64>,
-    pub pr_auc: Option<f64>,
-    pub precision: Option<f64>,
-    pub recall: Option<f64>,
-    pub f1: Option<f64>,
-}
+pub use fraud_pipeline::monitoring::ModelQuality;
 
 /// The outcome as kept, or the decision for rows from before outcomes were.
 const OUTCOME: &str = "coalesce(s.outcome, s.decision)";

@@ -134,3 +134,17 @@ fn key_value_url(config: &tokio_postgres::Config) -> String {
     }
     parts.join(" ")
 }
+
+/// The first column of every row `sql` returns (a test's look at a table).
+pub async fn column<T>(client: &Client, sql: &str) -> Vec<T>
+where
+    T: for<'a> tokio_postgres::types::FromSql<'a>,
+{
+    client
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("`{sql}`: {}", describe(&e)))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! own, created for it and dropped afterwards.
 
 use fraud_db::migrate;
-use fraud_db::scratch::ScratchDatabase;
+use fraud_db::scratch::{column, ScratchDatabase};
 
 #[tokio::test]
 async fn second_migration_is_a_no_op() {
@@ -12,16 +12,11 @@ async fn second_migration_is_a_no_op() {
     assert!(first >= 3, "applied {first} migrations");
     assert_eq!(migrate(&mut client).await.unwrap(), 0);
 
-    let recorded: Vec<i32> = client
-        .query(
-            "SELECT version FROM schema_migrations ORDER BY version",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let recorded: Vec<i32> = column(
+        &client,
+        "SELECT version FROM schema_migrations ORDER BY version",
+    )
+    .await;
     assert_eq!(recorded, (1..=first as i32).collect::<Vec<_>>());
 }
 
@@ -49,17 +44,12 @@ async fn concurrent_starters_apply_each_migration_once() {
 async fn creates_the_tables() {
     let db = ScratchDatabase::create().await;
     let client = db.migrated().await;
-    let tables: Vec<String> = client
-        .query(
-            "SELECT table_name::text FROM information_schema.tables
+    let tables: Vec<String> = column(
+        &client,
+        "SELECT table_name::text FROM information_schema.tables
              WHERE table_schema = 'public' ORDER BY table_name",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    )
+    .await;
     assert_eq!(
         tables,
         [

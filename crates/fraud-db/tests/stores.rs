@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 use fraud_core::features::CardHistory;
 use fraud_core::scoring::{Decision, Outcome};
 use fraud_core::Transaction;
-use fraud_db::scratch::ScratchDatabase;
+use fraud_db::scratch::{column, ScratchDatabase};
 use fraud_db::{
     CardStateStore, DbError, RecordOutcome, RunStore, ScoredLedger, ScoredTransaction, TrainingRun,
 };
@@ -276,16 +276,11 @@ async fn card_numbers_above_i64_max_round_trip() {
     for (cc, h) in big.iter().zip(&histories) {
         assert_eq!(&loaded[cc], h, "card {cc}");
     }
-    let stored: Vec<String> = client
-        .query(
-            "SELECT cc_num::text AS digits FROM card_history ORDER BY cc_num",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let stored: Vec<String> = column(
+        &client,
+        "SELECT cc_num::text AS digits FROM card_history ORDER BY cc_num",
+    )
+    .await;
     assert_eq!(
         stored,
         big.map(|cc| cc.to_string()),

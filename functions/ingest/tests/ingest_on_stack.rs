@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use fraud_core::Transaction;
-use fraud_fn_ingest::{Config, IngestError, IngestRequest, Ingestor};
+use fraud_fn_ingest::{Config, FetchError, IngestError, IngestRequest, Ingestor};
 use fraud_generator::{Generator, GeneratorConfig};
 use payments_sim::{FaultSpec, Malformation, RateLimit, SimConfig, SourceConfig};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -328,11 +328,11 @@ async fn a_retry_after_beyond_the_cap_fails_the_run_and_the_next_run_gets_the_pa
     assert!(
         matches!(
             err,
-            IngestError::RateLimited {
+            IngestError::Fetch(FetchError::RateLimited {
                 retry_after_secs: 2..=3,
                 max_ms: 500,
                 ..
-            }
+            })
         ),
         "{err}"
     );

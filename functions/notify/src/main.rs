@@ -10,10 +10,7 @@ async fn main() -> Result<(), Error> {
     fraud_lambda::init_tracing();
     let aws = fraud_aws::aws_config().await;
     // WEBHOOK_SECRET, or the secret WEBHOOK_SECRET_ARN names (read once, here).
-    let secrets = [fraud_aws::secrets::WEBHOOK_SECRET];
-    fraud_lambda::use_resolved_secrets(
-        fraud_aws::resolve_secrets(&aws, &secrets, fraud_lambda::lookup).await?,
-    );
+    fraud_aws::use_secrets(&aws, &[fraud_aws::secrets::WEBHOOK_SECRET]).await?;
     let notifier = Notifier::new(Config::from_env()?, &aws)?;
     let notifier = &notifier;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::alert;
+use common::{alert, serve};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -80,11 +80,7 @@ async fn receive(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: String
 }
 
 async fn start(hook: Arc<Hook>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().route("/hook", post(receive)).with_state(hook);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/hook")
+    serve(Router::new().route("/hook", post(receive)).with_state(hook)).await
 }
 
 async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, suffix: &str) -> (String, String) {

@@ -4,28 +4,17 @@
 
 mod common;
 
-use common::alert;
+use common::{alert, serve};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::routing::post;
 use axum::Router;
+use fraud_aws::scratch::unique;
 use fraud_fn_notify::{Config, Notifier};
 
 async fn accepting_webhook() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().route("/hook", post(|| async { "ok" }));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/hook")
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
+    serve(Router::new().route("/hook", post(|| async { "ok" }))).await
 }
 
 fn config(webhook_url: String, topic: String) -> Config {

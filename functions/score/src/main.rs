@@ -10,10 +10,7 @@ async fn main() -> Result<(), Error> {
     fraud_lambda::init_tracing();
     let aws = fraud_aws::aws_config().await;
     // DATABASE_URL, or the secret DATABASE_SECRET_ARN names (read once, here).
-    let secrets = [fraud_aws::secrets::DATABASE_URL];
-    fraud_lambda::use_resolved_secrets(
-        fraud_aws::resolve_secrets(&aws, &secrets, fraud_lambda::lookup).await?,
-    );
+    fraud_aws::use_secrets(&aws, &[fraud_aws::secrets::DATABASE_URL]).await?;
     let config = Config::from_env()?;
     // Connects, migrates and loads the current model and rules (a missing model is not
     // fatal).

@@ -5,7 +5,7 @@
 
 use fraud_fn_track::mlflow::MlflowMirror;
 use fraud_fn_track::monitor::{monitor, AwsMonitorIo, MonitorConfig, MonitorRequest};
-use fraud_fn_track::{handle_with, Config, TrackError};
+use fraud_fn_track::{diagnostic, handle_with, Config, TrackError};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -16,10 +16,7 @@ async fn main() -> anyhow::Result<()> {
     fraud_lambda::init_tracing();
     let aws = fraud_aws::aws_config().await;
     // DATABASE_URL, or the secret DATABASE_SECRET_ARN names (read once, here).
-    let secrets = [fraud_aws::secrets::DATABASE_URL];
-    fraud_lambda::use_resolved_secrets(
-        fraud_aws::resolve_secrets(&aws, &secrets, fraud_lambda::lookup).await?,
-    );
+    fraud_aws::use_secrets(&aws, &[fraud_aws::secrets::DATABASE_URL]).await?;
     let config = Config::from_env()?;
     let mut client = fraud_db::connect(&config.database_url).await?;
     let applied = fraud_db::migrate(&mut client).await?;
@@ -43,18 +40,25 @@ async fn main() -> anyhow::Result<()> {
         let mut client = client.lock().await;
         fraud_db::reconnect_if_closed(&mut client, &config.database_url)
             .await
-            .map_err(TrackError::from)?;
+            .map_err(|e| diagnostic(TrackError::Store(e)))?;
         if event.payload.get("action").and_then(Value::as_str) == Some("monitor") {
             let request = MonitorRequest::from_event(
                 event.payload,
                 monitor_config.window_hours,
                 chrono::Utc::now(),
-            )?;
-            let answer = monitor(&*client, monitor_io, monitor_config, request).await?;
+            )
+            .map_err(diagnostic)?;
+            let answer = monitor(&*client, monitor_io, monitor_config, request)
+                .await
+                .map_err(diagnostic)?;
             return Ok(serde_json::to_value(answer).expect("answers serialize"));
         }
-        let response = handle_with(&*client, event.payload, mirror, Some(s3)).await?;
-        Ok::<Value, TrackError>(serde_json::to_value(response).expect("responses serialize"))
+        let response = handle_with(&*client, event.payload, mirror, Some(s3))
+            .await
+            .map_err(diagnostic)?;
+        Ok::<Value, lambda_runtime::Diagnostic>(
+            serde_json::to_value(response).expect("responses serialize"),
+        )
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))

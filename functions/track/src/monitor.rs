@@ -262,12 +262,15 @@ pub async fn monitor<C: GenericClient, Io: MonitorIo>(
     let store = MonitorStore::new(client);
     let versions = match &request.model_version {
         Some(v) => vec![v.clone()],
-        None => store.versions(since, until).await?,
+        None => store
+            .versions(since, until)
+            .await
+            .map_err(TrackError::Store)?,
     };
     let started = Instant::now();
     let mut payments = Vec::new();
     for uri in &request.payments_uris {
-        payments.extend(io.payments(uri).await.map_err(TrackError::Source)?);
+        payments.extend(io.payments(uri).await.map_err(TrackError::Monitor)?);
     }
     tracing::info!(
         files = request.payments_uris.len(),
@@ -278,7 +281,7 @@ pub async fn monitor<C: GenericClient, Io: MonitorIo>(
     let mut windows = Vec::new();
     let mut summary = Vec::new();
     for version in versions {
-        let artifact = io.artifact(&version).await.map_err(TrackError::Source)?;
+        let artifact = io.artifact(&version).await.map_err(TrackError::Monitor)?;
         let window = monitor_version(client, io, config, &artifact, &request, &payments).await?;
         for finding in &window.monitor.verdict.findings {
             summary.push(format!("{version}: {finding}"));
@@ -305,12 +308,14 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
     let t = Instant::now();
     let quality = QualityStore::new(client)
         .compute(version, since, until)
-        .await?;
+        .await
+        .map_err(TrackError::Store)?;
     let quality_ms = ms(t);
     let t = Instant::now();
     let scores = MonitorStore::new(client)
         .scores(version, since, until)
-        .await?;
+        .await
+        .map_err(TrackError::Store)?;
     let scores_ms = ms(t);
     let t = Instant::now();
     let profile = artifact.training_profile.as_ref();
@@ -382,7 +387,7 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
     };
     if request.report {
         let files = report_files(&window, &quality, &config.thresholds)
-            .map_err(|e| TrackError::Source(format!("monitor report: {e}")))?;
+            .map_err(|e| TrackError::Monitor(format!("monitor report: {e}")))?;
         let stamp = |t: Option<DateTime<Utc>>| {
             t.map_or("open".to_owned(), |t| {
                 t.format("%Y%m%dT%H%M%SZ").to_string()
@@ -392,11 +397,14 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
         window.report_uri = io
             .put_report(&prefix, files)
             .await
-            .map_err(TrackError::Source)?;
+            .map_err(TrackError::Monitor)?;
     }
     let report_ms = ms(t);
     let t = Instant::now();
-    MonitorStore::new(client).store(&window).await?;
+    MonitorStore::new(client)
+        .store(&window)
+        .await
+        .map_err(TrackError::Store)?;
     let store_ms = ms(t);
     let mut alert_message_id = None;
     if window.verdict.alert {
@@ -410,7 +418,7 @@ async fn monitor_version<C: GenericClient, Io: MonitorIo>(
             action: "retrain".into(),
             report_uri: window.report_uri.clone(),
         };
-        alert_message_id = io.publish(&alert).await.map_err(TrackError::Source)?;
+        alert_message_id = io.publish(&alert).await.map_err(TrackError::Monitor)?;
         tracing::warn!(model_version = %version, findings = ?window.verdict.findings, published = alert_message_id.is_some(), "model monitor: thresholds crossed, retrain");
     }
     tracing::info!(

@@ -3,7 +3,7 @@
 
 use fraud_db::scratch::ScratchDatabase;
 use fraud_db::{DbError, RunStore, TrainingRun};
-use fraud_fn_track::{handle, TrackError, TrackResponse};
+use fraud_fn_track::{diagnostic, handle, TrackError, TrackResponse};
 use serde_json::{json, Value};
 
 /// A run event as the train function sends it.
@@ -135,7 +135,7 @@ async fn empty_artifact_uri_is_an_invalid_run() {
     assert!(
         matches!(
             err,
-            TrackError::Db(DbError::InvalidRun {
+            TrackError::Store(DbError::InvalidRun {
                 field: "artifact_uri",
                 ..
             })
@@ -155,10 +155,10 @@ async fn same_version_with_another_run_id_is_a_conflict() {
     other["run"]["run_id"] = json!("6f1c1d4e-3d0a-4c55-9d0b-0a5b5f6c7d8e");
     let err = handle(&client, other).await.unwrap_err();
     assert!(
-        matches!(err, TrackError::Db(DbError::RunConflict { .. })),
+        matches!(err, TrackError::Store(DbError::RunConflict { .. })),
         "{err}"
     );
-    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    let diagnostic = diagnostic(err);
     assert_eq!(diagnostic.error_type, "RunConflict");
 }
 

@@ -30,19 +30,23 @@ async fn scored(client: &Client, rows: &[(&str, f64, &str, Option<bool>)]) {
     }
 }
 
+/// A scratch database whose ledger holds `rows` ([`scored`]); keep the database alive
+/// while the client is used.
+async fn ledger_with(rows: &[(&str, f64, &str, Option<bool>)]) -> (ScratchDatabase, Client) {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    scored(&client, rows).await;
+    (db, client)
+}
+
 fn row(trans_num: &str, is_fraud: bool) -> Value {
     json!({"trans_num": trans_num, "is_fraud": is_fraud, "labelled_at": "2026-12-20T10:00:00Z"})
 }
 
 #[tokio::test]
 async fn malformed_rows_are_refused_one_by_one_and_the_rest_recorded() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    scored(
-        &client,
-        &[("a", 0.9, "block", None), ("b", 0.1, "approve", None)],
-    )
-    .await;
+    let (_db, client) =
+        ledger_with(&[("a", 0.9, "block", None), ("b", 0.1, "approve", None)]).await;
     let labels = json!([
         row("a", true),
         {"trans_num": "c", "labelled_at": "2026-12-20T10:00:00Z"},
@@ -97,16 +101,11 @@ async fn malformed_rows_are_refused_one_by_one_and_the_rest_recorded() {
 
 #[tokio::test]
 async fn labels_answer_counts_duplicates_conflicts_and_unknown_exactly() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    scored(
-        &client,
-        &[
-            ("a", 0.9, "block", None),
-            ("b", 0.1, "approve", None),
-            ("c", 0.2, "approve", None),
-        ],
-    )
+    let (_db, client) = ledger_with(&[
+        ("a", 0.9, "block", None),
+        ("b", 0.1, "approve", None),
+        ("c", 0.2, "approve", None),
+    ])
     .await;
     handle(
         &client,
@@ -136,27 +135,9 @@ async fn labels_answer_counts_duplicates_conflicts_and_unknown_exactly() {
 
 #[tokio::test]
 async fn labels_csv_in_s3_is_read_with_bad_lines_named() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    scored(
-        &client,
-        &[("a", 0.9, "block", None), ("b", 0.1, "approve", None)],
-    )
-    .await;
-    fraud_aws::default_to_local_stack();
-    let aws = fraud_aws::aws_config().await;
-    let s3 = fraud_aws::s3_client(&aws);
-    let bucket = format!(
-        "test-labels-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot create bucket on LocalStack ({e:?}): run `make stack-up`")
-        });
+    let (_db, client) =
+        ledger_with(&[("a", 0.9, "block", None), ("b", 0.1, "approve", None)]).await;
+    let (s3, bucket) = fraud_aws::scratch::scratch_bucket("test-labels").await;
     let csv = "labelled_at,trans_num,is_fraud\n\
                2026-12-20T10:00:00Z,a,1\n\
                2026-12-20T10:00:00Z,b,false\n\

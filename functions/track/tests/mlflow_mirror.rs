@@ -2,6 +2,7 @@
 //! comes from MLFLOW_TRACKING_URI, as `scripts/mlflow.sh env` prints it) and a real
 //! PostgreSQL scratch database.
 
+use fraud_aws::scratch::unique;
 use fraud_db::scratch::ScratchDatabase;
 use fraud_db::{RunStore, TrainingRun};
 use fraud_fn_track::mlflow::{MlflowConfig, MlflowMirror, RUN_ID_TAG};
@@ -13,14 +14,6 @@ fn tracking_uri() -> String {
         "MLFLOW_TRACKING_URI is not set: start the local MLflow server with \
          `scripts/mlflow.sh up` and `eval \"$(scripts/mlflow.sh env)\"` (make unit does both)",
     )
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
 fn mirror(uri: String, experiment: &str) -> MlflowMirror {
@@ -47,6 +40,11 @@ fn run_event(model_version: &str) -> Value {
         "artifact_uri": format!("s3://fraud-models/models/{model_version}/model.json"),
         "promoted": true
     }})
+}
+
+/// The JSON a request to the tracking server answers.
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 fn mlflow_answer(response: &TrackResponse) -> &str {
@@ -82,15 +80,11 @@ async fn recorded_run_is_mirrored_to_mlflow_once_with_params_metrics_and_tags() 
 
     // Read it back through MLflow's own API.
     let http = reqwest::Client::new();
-    let run: Value = http
-        .get(format!("{uri}/api/2.0/mlflow/runs/get"))
-        .query(&[("run_id", &mlflow_id)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let run = answer(
+        http.get(format!("{uri}/api/2.0/mlflow/runs/get"))
+            .query(&[("run_id", &mlflow_id)]),
+    )
+    .await;
     let data = &run["run"]["data"];
     let find = |list: &str, key: &str| {
         data[list]
@@ -114,15 +108,11 @@ async fn recorded_run_is_mirrored_to_mlflow_once_with_params_metrics_and_tags() 
 
     // Exactly one MLflow run in the experiment, however many times the event came.
     let experiment_id = run["run"]["info"]["experiment_id"].clone();
-    let search: Value = http
-        .post(format!("{uri}/api/2.0/mlflow/runs/search"))
-        .json(&json!({"experiment_ids": [experiment_id]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let search = answer(
+        http.post(format!("{uri}/api/2.0/mlflow/runs/search"))
+            .json(&json!({"experiment_ids": [experiment_id]})),
+    )
+    .await;
     assert_eq!(search["runs"].as_array().map(Vec::len), Some(1), "{search}");
 }
 

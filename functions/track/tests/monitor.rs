@@ -321,12 +321,8 @@ async fn on_the_stack_the_monitor_reads_s3_writes_its_report_and_publishes_to_sn
     let txs = payments(3.0);
     score_live(&client, &artifact, &txs).await;
 
+    let (s3, bucket) = fraud_aws::scratch::scratch_bucket("fraud-monitor-test").await;
     let aws = fraud_aws::aws_config().await;
-    let s3 = fraud_aws::s3_client(&aws);
-    let bucket = format!("fraud-monitor-test-{}", uuid::Uuid::new_v4().simple());
-    if let Err(e) = s3.create_bucket().bucket(&bucket).send().await {
-        panic!("cannot create bucket on LocalStack ({e:?}): run `make stack-up`")
-    }
     fraud_aws::ModelStore::new(s3.clone(), &bucket)
         .put(&artifact)
         .await
@@ -339,10 +335,7 @@ async fn on_the_stack_the_monitor_reads_s3_writes_its_report_and_publishes_to_sn
     let sns = aws_sdk_sns::Client::new(&aws);
     let topic = sns
         .create_topic()
-        .name(format!(
-            "fraud-monitor-test-{}",
-            uuid::Uuid::new_v4().simple()
-        ))
+        .name(fraud_aws::scratch::unique("fraud-monitor-test"))
         .send()
         .await
         .unwrap()

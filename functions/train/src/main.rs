@@ -1,7 +1,7 @@
 //! Lambda entry point of the train function (Invoke API, Function URL, Airflow).
 #![forbid(unsafe_code)]
 
-use fraud_fn_train::{Caller, Config, TrainRequest, Trainer};
+use fraud_fn_train::{read_event, Caller, Config, Trainer};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let trainer = Trainer::new(Config::from_env()?, &fraud_aws::aws_config().await);
     let trainer = &trainer;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let (request, caller) = TrainRequest::from_event(event.payload)?;
+        let (request, caller) = read_event(event.payload)?;
         let result = trainer.handle(request).await;
         match caller {
             Caller::Invoke => Ok::<Value, Error>(serde_json::to_value(result?)?),

@@ -9,18 +9,8 @@ use fraud_generator::{Generator, GeneratorConfig};
 
 #[tokio::test]
 async fn promotes_only_a_better_model_unless_forced() {
-    fraud_aws::default_to_local_stack();
+    let (s3, bucket) = fraud_aws::scratch::scratch_bucket("test-train").await;
     let aws = fraud_aws::aws_config().await;
-    let s3 = fraud_aws::s3_client(&aws);
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
-    let bucket = format!("test-train-{suffix}");
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot create bucket on LocalStack ({e:?}): run `make stack-up`")
-        });
     let mut csv = Vec::new();
     Generator::new(GeneratorConfig {
         customers: 400,
@@ -39,7 +29,7 @@ async fn promotes_only_a_better_model_unless_forced() {
         Config {
             models_bucket: bucket.clone(),
             // No track function here: the run must still be kept beside the artifact.
-            track_function: format!("absent-{suffix}"),
+            track_function: format!("absent-{bucket}"),
             min_improvement: 0.0,
             costs: fraud_core::calibration::CostModel::default(),
         },

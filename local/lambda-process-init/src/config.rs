@@ -27,21 +27,9 @@ pub const INIT_ONLY_VARS: &[&str] = &[
     "LAMBDA_PROCESS_INIT_BOOTSTRAP",
 ];
 
-/// A missing or malformed setting, naming the variable and the value.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ConfigError {
-    #[error("environment variable {name} is required ({help})")]
-    Missing {
-        name: &'static str,
-        help: &'static str,
-    },
-    #[error("environment variable {name}=`{value}` is invalid: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-}
+/// A missing or malformed setting, naming the variable and the value: the functions'
+/// own error for their environment, so both read the same.
+pub use fraud_lambda::EnvError as ConfigError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

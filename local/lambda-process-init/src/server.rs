@@ -672,9 +672,7 @@ async fn error(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let error_type = headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok());
+    let error_type = function_error_type(&headers);
     match take_pending(&shared, &id) {
         Some(p) => {
             let _ =
@@ -685,14 +683,19 @@ async fn error(
     }
 }
 
+/// The error type a bootstrap reports in `Lambda-Runtime-Function-Error-Type`, if any.
+fn function_error_type(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+}
+
 async fn init_error(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let error_type = headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok());
+    let error_type = function_error_type(&headers);
     let payload = report::function_error(&body, error_type.or(Some("Runtime.InitError")));
     tracing::warn!(body = %String::from_utf8_lossy(&payload), "bootstrap reported an init error");
     shared.append_log(&format!(

@@ -10,3 +10,11 @@ pub fn alert(trans_num: &str) -> String {
     })
     .to_string()
 }
+
+/// Serves `app` on a free local port; returns its `/hook` URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/hook")
+}

@@ -1,4 +1,4 @@
-//! Labels in and live quality, the track function's monitoring actions (issue 20).
+//! Labels in and live quality, the track use case's monitoring actions (issue 20).
 //!
 //! - `{"action": "labels", "labels": [{"trans_num", "is_fraud", "labelled_at"}, …],
 //!   "source": "chargebacks"}`, or `{"action": "labels", "uri": "s3://bucket/key.csv"}`
@@ -6,26 +6,26 @@
 //!   ignored): later truth. A malformed row (a missing field, a wrong type, a bad time, an
 //!   empty `trans_num`) is refused by itself with its index (0-based, among the rows;
 //!   a CSV row also gets its line), field and value; the others are recorded as
-//!   [`fraud_db::labels`] documents (duplicates, conflicts, unknown payments).
+//!   `fraud_db::labels` documents (duplicates, conflicts, unknown payments).
 //! - `{"action": "quality", "model_version", "since", "until"}` (RFC 3339 times, both
 //!   optional): live quality of one model version over payments whose event time is in
-//!   `[since, until)`, stored in `model_quality` ([`fraud_db::quality`]).
+//!   `[since, until)`, stored in `model_quality` (`fraud_db::quality`).
 
 use chrono::{DateTime, Utc};
-use fraud_aws::S3Uri;
-use fraud_db::{GenericClient, Label, LabelConflict, LabelStore, ModelQuality, QualityStore};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::TrackError;
+use super::error::TrackError;
+use crate::monitoring::{Label, LabelConflict, ModelQuality};
+use crate::ports::{split_s3_uri, ObjectSource, TrackingStore};
 
 /// Where a labels batch comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LabelsInput {
     /// Rows in the event itself.
     Inline(Vec<Value>),
-    /// A CSV in S3.
-    Csv(S3Uri),
+    /// A CSV in S3 (`s3://bucket/key`).
+    Csv(String),
 }
 
 /// `{"action": "labels", …}`.
@@ -44,7 +44,7 @@ pub struct QualityRequest {
     pub until: Option<DateTime<Utc>>,
 }
 
-fn bad(reason: impl Into<String>) -> TrackError {
+fn bad<E>(reason: impl Into<String>) -> TrackError<E> {
     TrackError::BadEvent(reason.into())
 }
 
@@ -67,10 +67,10 @@ impl LabelsRequest {
                     "field `labels` must be an array of {{\"trans_num\", \"is_fraud\", \"labelled_at\"}}, got {other}"
                 )))
             }
-            (None, Some(uri)) => LabelsInput::Csv(
-                uri.parse()
-                    .map_err(|_| bad(format!("field `uri` is not s3://bucket/key: `{uri}`")))?,
-            ),
+            (None, Some(uri)) if split_s3_uri(&uri).is_some() => LabelsInput::Csv(uri),
+            (None, Some(uri)) => {
+                return Err(bad(format!("field `uri` is not s3://bucket/key: `{uri}`")))
+            }
             _ => {
                 return Err(bad(
                     "{\"action\": \"labels\"} takes exactly one of `labels` (an array) and `uri` (s3://…)",
@@ -131,7 +131,7 @@ impl QualityRequest {
 }
 
 /// An RFC 3339 time (`2026-12-01T10:00:00Z`, `…+02:00`), as UTC.
-pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("`{text}` is not an RFC 3339 time (e.g. 2026-12-01T10:00:00Z): {e}"))
@@ -323,11 +323,11 @@ pub fn labels_from_csv(bytes: &[u8]) -> Result<(Vec<Label>, Vec<MalformedLabel>)
 }
 
 /// Records a labels batch (rows read, malformed ones refused, the rest to the store).
-pub async fn record<C: GenericClient>(
-    client: &C,
+pub async fn record<S: TrackingStore, O: ObjectSource>(
+    store: &S,
     request: LabelsRequest,
-    s3: Option<&fraud_aws::S3Client>,
-) -> Result<LabelsAnswer, TrackError> {
+    objects: Option<&O>,
+) -> Result<LabelsAnswer, TrackError<S::Error>> {
     let (labels, malformed, received) = match &request.input {
         LabelsInput::Inline(rows) => {
             let (mut labels, mut malformed) = (Vec::new(), Vec::new());
@@ -340,8 +340,9 @@ pub async fn record<C: GenericClient>(
             (labels, malformed, rows.len())
         }
         LabelsInput::Csv(uri) => {
-            let s3 = s3.ok_or_else(|| bad("labels from S3 need an S3 client"))?;
-            let bytes = fraud_aws::get_bytes(s3, &uri.bucket, &uri.key)
+            let objects = objects.ok_or_else(|| bad("labels from S3 need an S3 client"))?;
+            let bytes = objects
+                .read(uri)
                 .await
                 .map_err(|e| TrackError::Source(e.to_string()))?
                 .ok_or_else(|| bad(format!("`{uri}` does not exist")))?;
@@ -351,9 +352,10 @@ pub async fn record<C: GenericClient>(
             (labels, malformed, received)
         }
     };
-    let report = LabelStore::new(client)
-        .record(&labels, &request.source)
-        .await?;
+    let report = store
+        .record_labels(&labels, &request.source)
+        .await
+        .map_err(TrackError::Store)?;
     let counts = LabelCounts {
         received: received as u64,
         recorded: report.recorded,
@@ -373,13 +375,14 @@ pub async fn record<C: GenericClient>(
 }
 
 /// Computes and stores one window's live quality.
-pub async fn quality<C: GenericClient>(
-    client: &C,
+pub async fn quality<S: TrackingStore>(
+    store: &S,
     request: QualityRequest,
-) -> Result<ModelQuality, TrackError> {
-    let quality = QualityStore::new(client)
-        .compute(&request.model_version, request.since, request.until)
-        .await?;
+) -> Result<ModelQuality, TrackError<S::Error>> {
+    let quality = store
+        .quality(&request.model_version, request.since, request.until)
+        .await
+        .map_err(TrackError::Store)?;
     tracing::info!(
         model_version = %quality.model_version,
         volume = quality.volume,

@@ -5,10 +5,14 @@
 //! failure is reported in the answer and logged, never turned into a failed recording.
 //! Mirroring is idempotent: the MLflow run carries the tag `fraud.run_id`, and a run
 //! already carrying it is left alone, so retries and re-sent events add nothing.
+//!
+//! The track use case reaches it through the [`RunMirror`] port.
+#![forbid(unsafe_code)]
 
 use std::time::Duration;
 
-use fraud_db::TrainingRun;
+use fraud_pipeline::ports::RunMirror;
+use fraud_pipeline::TrainingRun;
 use serde_json::{json, Value};
 
 /// Experiment runs go to when `MLFLOW_EXPERIMENT_NAME` is not set.
@@ -73,14 +77,8 @@ pub enum MlflowError {
     },
 }
 
-/// Whether a run reached MLflow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mirrored {
-    /// Created as MLflow run `id`.
-    Created(String),
-    /// Already there as MLflow run `id` (a retry).
-    Existing(String),
-}
+/// Whether a run reached MLflow (created, or already there: a retry).
+pub use fraud_pipeline::ports::Mirrored;
 
 /// Mirrors runs to one MLflow server.
 pub struct MlflowMirror {
@@ -211,6 +209,14 @@ impl MlflowMirror {
             Some(token) => request.bearer_auth(token),
             None => request,
         }
+    }
+}
+
+impl RunMirror for MlflowMirror {
+    type Error = MlflowError;
+
+    async fn mirror(&self, run: &TrainingRun) -> Result<Mirrored, MlflowError> {
+        MlflowMirror::mirror(self, run).await
     }
 }
 

@@ -1,0 +1,133 @@
+//! The use cases' ports this crate implements: [`S3Objects`] (whole objects by
+//! `s3://` URI), the model store ([`ModelStorage`] for [`ModelStore`]) and, with the
+//! `lambda` feature, [`TrackFunction`] (the run log reached through the track function).
+
+use fraud_core::artifact::ModelArtifact;
+use fraud_pipeline::ports::{ModelStorage, ObjectSource};
+
+use crate::{get_bytes, AwsError, ModelStore, S3Client, S3Uri};
+
+/// Whole S3 objects by `s3://bucket/key` URI.
+#[derive(Clone)]
+pub struct S3Objects(pub S3Client);
+
+impl ObjectSource for S3Objects {
+    type Error = AwsError;
+
+    async fn read(&self, uri: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        let location: S3Uri = uri.parse()?;
+        get_bytes(&self.0, &location.bucket, &location.key).await
+    }
+}
+
+impl ModelStorage for ModelStore {
+    type Error = AwsError;
+
+    async fn put(&self, artifact: &ModelArtifact) -> Result<String, AwsError> {
+        ModelStore::put(self, artifact).await
+    }
+
+    async fn put_beside(
+        &self,
+        version: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, AwsError> {
+        ModelStore::put_beside(self, version, name, bytes).await
+    }
+
+    async fn current_version(&self) -> Result<Option<String>, AwsError> {
+        Ok(ModelStore::current(self)
+            .await?
+            .map(|current| current.version))
+    }
+
+    async fn load(&self, version: &str) -> Result<ModelArtifact, AwsError> {
+        ModelStore::load(self, version).await
+    }
+
+    async fn promote(&self, artifact: &ModelArtifact, uri: &str) -> Result<(), AwsError> {
+        ModelStore::promote(self, artifact, uri).await.map(|_| ())
+    }
+}
+
+#[cfg(feature = "lambda")]
+pub use track::TrackFunction;
+
+#[cfg(feature = "lambda")]
+mod track {
+    use std::time::Duration;
+
+    use aws_sdk_lambda::primitives::Blob;
+    use fraud_lambda::retry::{RetryBudget, Retryable};
+    use fraud_pipeline::ports::RunTracker;
+    use fraud_pipeline::TrainingRun;
+
+    /// The run log, reached by invoking the track function (`{"run": <TrainingRun>}`)
+    /// through the Lambda Invoke API, each attempt bounded by `invoke_timeout`, within
+    /// `retry`.
+    pub struct TrackFunction {
+        lambda: aws_sdk_lambda::Client,
+        function: String,
+        retry: RetryBudget,
+    }
+
+    impl TrackFunction {
+        pub fn new(
+            aws: &aws_config::SdkConfig,
+            function: impl Into<String>,
+            invoke_timeout: Duration,
+            retry: RetryBudget,
+        ) -> Self {
+            let timeouts = aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(invoke_timeout)
+                .build();
+            TrackFunction {
+                lambda: aws_sdk_lambda::Client::from_conf(
+                    aws_sdk_lambda::config::Builder::from(aws)
+                        .timeout_config(timeouts)
+                        .build(),
+                ),
+                function: function.into(),
+                retry,
+            }
+        }
+
+        async fn invoke(&self, payload: &[u8]) -> Result<(), String> {
+            let out = self
+                .lambda
+                .invoke()
+                .function_name(&self.function)
+                .payload(Blob::new(payload))
+                .send()
+                .await
+                .map_err(|e| format!("cannot invoke the track function: {e}"))?;
+            match out.function_error() {
+                None => Ok(()),
+                Some(_) => Err(format!(
+                    "track function returned an error: {}",
+                    out.payload()
+                        .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
+                        .unwrap_or_default()
+                )),
+            }
+        }
+    }
+
+    impl RunTracker for TrackFunction {
+        /// Failures are logged; the caller keeps the run elsewhere (beside the artifact).
+        async fn track(&self, run: &TrainingRun) -> bool {
+            let payload =
+                serde_json::to_vec(&serde_json::json!({ "run": run })).expect("runs serialize");
+            let result = (|| self.invoke(&payload))
+                .retry(self.retry.policy())
+                .sleep(tokio::time::sleep)
+                .notify(|e, wait| tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "tracking the run failed; retrying"))
+                .await;
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, attempts = self.retry.attempts, "the run was not tracked");
+            }
+            result.is_ok()
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The ports: every real system a use case touches, as a trait its adapter implements.
+//!
+//! | port | what for | adapter |
+//! |---|---|---|
+//! | [`ObjectSource`] | whole objects by URI (training data, backfill CSVs, label files) | `fraud_aws::S3Objects` |
+//! | [`PaymentsApi`] | the payments API's current page | `fraud_payments_api::PaymentsApiClient` |
+//! | [`PaymentPublisher`] | the payments topic and its dead letters | Kafka (`fraud_kafka`), wired in the ingest function |
+//! | [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
+//! | [`RunReports`] | a training run's report, drawn and stored | `fraud-report` + S3, wired in the train function |
+//! | [`RunTracker`] | sending a run to the run log | `fraud_aws::TrackFunction` (the Lambda Invoke API) |
+//! | [`TrackingStore`] | the run log, later labels, live quality | `fraud_db::Tracking` (PostgreSQL) |
+//! | [`RunMirror`] | a copy of each run for the MLflow UI | `fraud_mlflow::MlflowMirror` |
+//!
+//! Each method returns a `Send` future, so the use cases run on Lambda's multi-threaded
+//! runtime; adapters implement them with plain `async fn`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use fraud_core::train::Prepared;
+use fraud_core::{ModelArtifact, Transaction};
+
+use crate::TrainingRun;
+
+/// An error an adapter may return: a sentence, its cause kept as its source.
+pub trait PortError: std::error::Error + Send + Sync + 'static {}
+impl<E: std::error::Error + Send + Sync + 'static> PortError for E {}
+
+/// Whole objects by URI (`s3://bucket/key` for the S3 adapter).
+pub trait ObjectSource: Sync {
+    type Error: PortError;
+    /// The object's bytes; `Ok(None)` when it does not exist. A URI the adapter cannot
+    /// read is an error naming it.
+    fn read(&self, uri: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Self::Error>> + Send;
+}
+
+/// Why the payments API gave no page this run.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("payments API {url} failed after {attempts} attempts: {last}")]
+    Api {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error(
+        "payments API {url} is rate-limiting (429) and asks to retry after {retry_after_secs} s \
+         (Retry-After), more than API_MAX_RETRY_AFTER_MS allows ({max_ms} ms); \
+         the next run fetches again"
+    )]
+    RateLimited {
+        url: String,
+        retry_after_secs: u64,
+        max_ms: u64,
+    },
+}
+
+/// The payments API: one page of current payments per call.
+pub trait PaymentsApi: Sync {
+    /// Where pages come from (a URL), for summaries and dead letters.
+    fn source(&self) -> &str;
+    /// The current page's body, within the adapter's retry budget.
+    fn current_page(&self) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send;
+}
+
+/// A record refused before publishing, kept whole for replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    /// Where it came from (URL, S3 URI).
+    pub source: String,
+    /// Why, naming the line or row and the field.
+    pub reason: String,
+    pub trans_num: Option<String>,
+    /// The record as received.
+    pub raw: String,
+}
+
+/// The payments topic (keyed by card) and its dead-letter destination.
+pub trait PaymentPublisher: Sync {
+    type Error: PortError;
+    /// Publishes every payment and waits for each delivery; one result per payment.
+    fn publish(
+        &self,
+        payments: &[Transaction],
+    ) -> impl Future<Output = Vec<Result<(), Self::Error>>> + Send;
+    /// Publishes refused records with their reasons and waits for every delivery.
+    fn dead_letter(
+        &self,
+        rejects: &[Rejected],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Versioned model artifacts and the pointer to the one in service.
+pub trait ModelStorage: Sync {
+    type Error: PortError;
+    /// Stores an artifact under its version; returns its URI.
+    fn put(
+        &self,
+        artifact: &ModelArtifact,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+    /// Stores a file beside a version's artifact; returns its URI.
+    fn put_beside(
+        &self,
+        version: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+    /// The version in service, if any.
+    fn current_version(&self) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+    /// The artifact of a version.
+    fn load(
+        &self,
+        version: &str,
+    ) -> impl Future<Output = Result<ModelArtifact, Self::Error>> + Send;
+    /// Puts an artifact (stored at `uri`) in service.
+    fn promote(
+        &self,
+        artifact: &ModelArtifact,
+        uri: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// What a run's report is drawn from.
+pub struct ReportRequest {
+    pub artifact: ModelArtifact,
+    /// The prepared data the run was trained and tested on.
+    pub data: Arc<Prepared>,
+    /// Each payment's amount, by `trans_num` (the cost figure).
+    pub amounts: HashMap<String, f64>,
+    /// The model in service before this run, compared on the same test slice.
+    pub previous: Option<ModelArtifact>,
+    /// Why the run was or was not promoted.
+    pub promotion: String,
+}
+
+/// Training-run reports: drawn and stored beside the artifact.
+pub trait RunReports: Sync {
+    type Error: PortError;
+    /// Draws and stores the report; returns its page's URI.
+    fn write(
+        &self,
+        request: ReportRequest,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+}
+
+/// The run log, as the train function reaches it.
+pub trait RunTracker: Sync {
+    /// Sends the run to the log within the adapter's retry budget; `false` (logged) when
+    /// it could not (the run record stays beside the artifact).
+    fn track(&self, run: &TrainingRun) -> impl Future<Output = bool> + Send;
+}
+
+/// `s3://bucket/key` split into bucket and key; `None` unless both are non-empty.
+pub fn split_s3_uri(uri: &str) -> Option<(&str, &str)> {
+    match uri.strip_prefix("s3://")?.split_once('/') {
+        Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Some((bucket, key)),
+        _ => None,
+    }
+}
+
+/// Whether a recorded run is new or was recorded before (a retry, a re-sent event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    Duplicate,
+}
+
+/// The run log and its monitoring tables (later labels, live quality): what the track
+/// use case reads and writes.
+pub trait TrackingStore: Sync {
+    type Error: PortError;
+    /// Records a run idempotently.
+    fn record_run(
+        &self,
+        run: &TrainingRun,
+    ) -> impl Future<Output = Result<Recorded, Self::Error>> + Send;
+    /// The `limit` newest runs.
+    fn list_runs(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<TrainingRun>, Self::Error>> + Send;
+    fn run_by_id(
+        &self,
+        run_id: uuid::Uuid,
+    ) -> impl Future<Output = Result<Option<TrainingRun>, Self::Error>> + Send;
+    fn run_by_version(
+        &self,
+        model_version: &str,
+    ) -> impl Future<Output = Result<Option<TrainingRun>, Self::Error>> + Send;
+    /// The run with the highest test-slice `metric` (ties: the newest).
+    fn best_run(
+        &self,
+        metric: crate::RunMetric,
+        promoted_only: bool,
+    ) -> impl Future<Output = Result<Option<TrainingRun>, Self::Error>> + Send;
+    /// Records later labels from `source`.
+    fn record_labels(
+        &self,
+        labels: &[crate::monitoring::Label],
+        source: &str,
+    ) -> impl Future<Output = Result<crate::monitoring::LabelReport, Self::Error>> + Send;
+    /// Computes and stores one window's live quality.
+    fn quality(
+        &self,
+        model_version: &str,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> impl Future<Output = Result<crate::monitoring::ModelQuality, Self::Error>> + Send;
+}
+
+/// Whether a run reached the mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mirrored {
+    /// Created as the mirror's run `id`.
+    Created(String),
+    /// Already there as the mirror's run `id` (a retry).
+    Existing(String),
+}
+
+/// A second home for recorded runs (an MLflow tracking server), best effort: the run log
+/// stays the record.
+pub trait RunMirror: Sync {
+    type Error: PortError;
+    /// Mirrors `run` idempotently.
+    fn mirror(
+        &self,
+        run: &TrainingRun,
+    ) -> impl Future<Output = Result<Mirrored, Self::Error>> + Send;
+}
