@@ -32,6 +32,8 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 bash localstack/stack.sh up >"$OUT/stack.log" 2>&1 || { tail -20 "$OUT/stack.log"; exit 1; }
 eval "$(bash localstack/stack.sh env)"
 TANSU="${TANSU:-$FRAUD_STACK_DIR/bin/tansu}"
+# shellcheck source=../scripts/lib/procs.sh
+. scripts/lib/procs.sh
 # shellcheck source=lib/venv.sh
 . bench/lib/venv.sh
 bench_venv
@@ -64,11 +66,7 @@ start_broker() { # storage-kind
     --advertised-listener-url "tcp://127.0.0.1:$PORT" --storage-engine "$url" \
     >"broker.log" 2>&1) &
   broker_pid=$!
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "Tansu on $url did not start (see $dir/broker.log)" >&2
+  wait_port "$PORT" "Tansu on $url" 10 "$dir/broker.log" && return 0
   tail -5 "$dir/broker.log" >&2
   return 1
 }
