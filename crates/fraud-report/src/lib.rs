@@ -73,8 +73,11 @@ pub struct ReportFile {
     pub bytes: Vec<u8>,
 }
 
-/// Draws one figure as PNG bytes.
-type Drawer = fn(&ReportInput) -> Result<Vec<u8>, String>;
+/// Draws one figure of a report over `I` as PNG bytes.
+pub(crate) type DrawerOf<I> = fn(&I) -> Result<Vec<u8>, String>;
+
+/// Draws one figure of the training-run report.
+type Drawer = DrawerOf<ReportInput>;
 
 /// Renders the page, the figures and the input as files (in memory).
 pub fn build(input: &ReportInput) -> Result<Vec<ReportFile>, ReportError> {
@@ -87,8 +90,25 @@ pub fn build(input: &ReportInput) -> Result<Vec<ReportFile>, ReportError> {
         charts::feature_importance,
         charts::confusion_matrix,
     ];
-    let mut files = Vec::with_capacity(FIGURES.len() + 2);
-    for ((name, _), draw) in FIGURES.iter().zip(drawers) {
+    let mut files = figures_and_page(&FIGURES, &drawers, input, html::page(input, &FIGURES))?;
+    files.push(ReportFile {
+        name: INPUT_FILE,
+        content_type: "application/json",
+        bytes: serde_json::to_vec(input).expect("report input serializes"),
+    });
+    Ok(files)
+}
+
+/// Each figure of `figures` drawn by its drawer (PNG), then the page: the files every report
+/// (training run, monitor) is made of.
+pub(crate) fn figures_and_page<I>(
+    figures: &[(&'static str, &str)],
+    drawers: &[DrawerOf<I>],
+    input: &I,
+    page: String,
+) -> Result<Vec<ReportFile>, ReportError> {
+    let mut files = Vec::with_capacity(figures.len() + 2);
+    for ((name, _), draw) in figures.iter().zip(drawers) {
         let bytes = draw(input).map_err(|reason| ReportError::Draw {
             figure: name,
             reason,
@@ -102,12 +122,7 @@ pub fn build(input: &ReportInput) -> Result<Vec<ReportFile>, ReportError> {
     files.push(ReportFile {
         name: INDEX_FILE,
         content_type: "text/html; charset=utf-8",
-        bytes: html::page(input, &FIGURES).into_bytes(),
-    });
-    files.push(ReportFile {
-        name: INPUT_FILE,
-        content_type: "application/json",
-        bytes: serde_json::to_vec(input).expect("report input serializes"),
+        bytes: page.into_bytes(),
     });
     Ok(files)
 }

@@ -10,7 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::charts::{render_png, HEIGHT, WIDTH};
 use crate::html::escape;
-use crate::{ReportError, ReportFile, INDEX_FILE};
+use crate::{DrawerOf, ReportError, ReportFile};
 
 /// Everything the monitor's report shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +45,7 @@ pub const MONITOR_FIGURES: [(&str, &str); 2] = [
 ];
 
 /// Draws one figure as PNG bytes.
-type Drawer = fn(&MonitorReportInput) -> Result<Vec<u8>, String>;
+type Drawer = DrawerOf<MonitorReportInput>;
 
 const TRAINING: RGBColor = RGBColor(120, 120, 120);
 const LIVE: RGBColor = RGBColor(31, 119, 180);
@@ -200,24 +200,7 @@ pub fn score_histogram(input: &MonitorReportInput) -> Result<Vec<u8>, String> {
 /// Renders the monitor's page and figures as files (in memory).
 pub fn build_monitor(input: &MonitorReportInput) -> Result<Vec<ReportFile>, ReportError> {
     let drawers: [Drawer; 2] = [feature_psi, score_histogram];
-    let mut files = Vec::new();
-    for ((name, _), draw) in MONITOR_FIGURES.iter().zip(drawers) {
-        let bytes = draw(input).map_err(|reason| ReportError::Draw {
-            figure: name,
-            reason,
-        })?;
-        files.push(ReportFile {
-            name,
-            content_type: "image/png",
-            bytes,
-        });
-    }
-    files.push(ReportFile {
-        name: INDEX_FILE,
-        content_type: "text/html; charset=utf-8",
-        bytes: page(input).into_bytes(),
-    });
-    Ok(files)
+    crate::figures_and_page(&MONITOR_FIGURES, &drawers, input, page(input))
 }
 
 fn page(input: &MonitorReportInput) -> String {
