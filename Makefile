@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit template airflow-test e2e compat localstack-lambda-test build lambda-build compare bench bench-latency bench-decide bench-broker stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e compat localstack-lambda-test build lambda-build compare bench bench-latency bench-decide bench-broker bench-scale stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -72,6 +72,10 @@ bench-latency:
 
 bench-decide:
 	bash bench/decide_latency.sh
+
+## Training at 100k to 3M generated rows, ours vs XGBoost and LightGBM (QUICK=1: small sizes).
+bench-scale:
+	bash bench/scale.sh
 
 ## The Kafka broker's storage engines side by side (produce acks, read-back), no pipeline code.
 bench-broker:

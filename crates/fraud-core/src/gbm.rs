@@ -13,8 +13,9 @@
 //! - Bagged boosting (`bags` > 1, or by default on training sets of up to
 //!   [`AUTO_BAGS_MAX_ROWS`] rows): several models fitted with different seeds, each
 //!   stopped early on its own, averaged in log-odds and stored as one list of trees.
-//! - Deterministic for a seed (one RNG, drawn in a fixed order; parallel work only
-//!   builds histograms, whose sums do not depend on thread scheduling).
+//! - Deterministic for a seed (one RNG, drawn in a fixed order). Parallel work never
+//!   sums across threads: histograms are built one feature per task, gradients and
+//!   predictions one row per task, so thread scheduling cannot change a result.
 //!
 //! The result is a list of [`FlatTree`]s whose leaf values are log-odds increments; the
 //! first tree is a single leaf holding the base log-odds. Inner nodes carry the
@@ -64,7 +65,25 @@ pub struct GbmParams {
     /// small training sets, one on large ones). A fitted model records the number it used.
     #[serde(default = "one_bag")]
     pub bags: usize,
+    /// Most legitimate rows one tree sees (0 = no limit). When `subsample` would draw
+    /// more, legitimate rows are drawn at the lower rate that gives this many and weigh
+    /// the inverse of that rate in the tree's sums (so the gradients stay unbiased);
+    /// frauds are still drawn at `subsample`. The same idea as LightGBM's
+    /// `neg_bagging_fraction`: on imbalanced data most legitimate rows carry almost no
+    /// gradient, and the histograms' cost follows the rows drawn. Below the limit
+    /// nothing changes. Artifacts from before this setting read as 0 (what they were
+    /// fitted with).
+    #[serde(default = "no_limit")]
+    pub max_legit_rows: usize,
 }
+
+fn no_limit() -> usize {
+    0
+}
+
+/// The default [`GbmParams::max_legit_rows`]: from about 310,000 training rows on, each
+/// tree sees fewer legitimate rows than `subsample` alone would draw.
+pub const DEFAULT_MAX_LEGIT_ROWS: usize = 250_000;
 
 /// Training sets up to this many rows get [`AUTO_BAGS`] bagged models when `bags` is 0.
 pub const AUTO_BAGS_MAX_ROWS: usize = 50_000;
@@ -125,6 +144,7 @@ impl Default for GbmParams {
             // train-side time folds they beat one model (and three) for the boosting and
             // for the blend (BENCHMARKS.md, "Model quality"); one on large ones.
             bags: 0,
+            max_legit_rows: DEFAULT_MAX_LEGIT_ROWS,
         }
     }
 }
@@ -232,38 +252,47 @@ fn fit_one(
     let mut best = (f64::NEG_INFINITY, 1usize);
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x6762_6d5f_7365_6564);
     let n_rows = ((n as f64 * p.subsample).round() as usize).clamp(1, n);
+    let draw = Draw::new(y, p);
     let n_cols = ((N_FEATURES as f64 * p.colsample).round() as usize).clamp(1, N_FEATURES);
-    let mut g = vec![0.0; n];
-    let mut h = vec![0.0; n];
+    // Gradient and hessian of each row side by side: the histograms read both of a row
+    // at once.
+    let mut gh = vec![[0.0f64; 2]; n];
+    let mut chosen = vec![false; n];
     for round in 0..p.max_rounds {
-        for i in 0..n {
-            let prob = sigmoid(margins[i]);
-            let target = if y[i] { 1.0 } else { 0.0 };
-            g[i] = weight[i] * (prob - target);
-            h[i] = (weight[i] * prob * (1.0 - prob)).max(1e-16);
-        }
-        let mut rows: Vec<u32> = if n_rows == n {
+        gh.par_iter_mut()
+            .zip(margins.par_iter())
+            .zip(y.par_iter().zip(weight.par_iter()))
+            .for_each(|((gh, &margin), (&fraud, &w))| {
+                let prob = sigmoid(margin);
+                let target = if fraud { 1.0 } else { 0.0 };
+                *gh = [w * (prob - target), (w * prob * (1.0 - prob)).max(1e-16)];
+            });
+        let mut rows: Vec<u32> = if let Some(draw) = &draw {
+            draw.rows(&mut rng, &mut chosen, &mut gh)
+        } else if n_rows == n {
             (0..n as u32).collect()
         } else {
-            sample(&mut rng, n, n_rows)
-                .into_iter()
-                .map(|i| i as u32)
-                .collect()
+            // The drawn rows in ascending order (a mark per row, not a sort).
+            chosen.fill(false);
+            for i in sample(&mut rng, n, n_rows) {
+                chosen[i] = true;
+            }
+            (0..n as u32).filter(|&i| chosen[i as usize]).collect()
         };
-        rows.sort_unstable();
         let mut features = sample(&mut rng, N_FEATURES, n_cols).into_vec();
         features.sort_unstable();
-        let tree = grow(binned, bins, &g, &h, &mut rows, &features, settings);
-        for (m, row) in margins.iter_mut().zip(x) {
-            *m += tree.predict(row);
-        }
+        let tree = grow(binned, bins, &gh, &mut rows, &features, settings);
+        margins
+            .par_iter_mut()
+            .zip(x.par_iter())
+            .for_each(|(m, row)| *m += tree.predict(row));
         trees.push(tree);
         on_tree();
         if let (Some(vm), Some((xv, yv))) = (val_margins.as_mut(), validation) {
             let tree = trees.last().expect("just pushed");
-            for (m, row) in vm.iter_mut().zip(xv) {
-                *m += tree.predict(row);
-            }
+            vm.par_iter_mut()
+                .zip(xv.par_iter())
+                .for_each(|(m, row)| *m += tree.predict(row));
             // Higher is better for every metric (log-losses are negated).
             let score = match p.early_stopping_metric {
                 StopMetric::PrAuc => average_precision(yv, vm),
@@ -281,6 +310,54 @@ fn fit_one(
     }
     trees.truncate(best.1);
     trees
+}
+
+/// The rows of one tree when legitimate rows are drawn at a lower rate than frauds
+/// ([`GbmParams::max_legit_rows`]).
+struct Draw {
+    frauds: Vec<u32>,
+    legit: Vec<u32>,
+    n_frauds: usize,
+    n_legit: usize,
+    /// What a drawn legitimate row's gradient and hessian are multiplied by.
+    legit_weight: f64,
+}
+
+impl Draw {
+    /// `None` when `subsample` alone draws no more than `max_legit_rows` legitimate rows.
+    fn new(y: &[bool], p: &GbmParams) -> Option<Self> {
+        let (frauds, legit): (Vec<u32>, Vec<u32>) =
+            (0..y.len() as u32).partition(|&i| y[i as usize]);
+        let at_subsample = legit.len() as f64 * p.subsample;
+        if p.max_legit_rows == 0 || at_subsample <= p.max_legit_rows as f64 || frauds.is_empty() {
+            return None;
+        }
+        Some(Draw {
+            n_frauds: ((frauds.len() as f64 * p.subsample).round() as usize).clamp(1, frauds.len()),
+            n_legit: p.max_legit_rows,
+            // Relative to the frauds, a legitimate row weighs what it would at `subsample`.
+            legit_weight: at_subsample / p.max_legit_rows as f64,
+            frauds,
+            legit,
+        })
+    }
+
+    /// Draws a tree's rows (ascending), weighting the drawn legitimate rows in `gh`.
+    fn rows(&self, rng: &mut ChaCha8Rng, chosen: &mut [bool], gh: &mut [[f64; 2]]) -> Vec<u32> {
+        chosen.fill(false);
+        for i in sample(rng, self.frauds.len(), self.n_frauds) {
+            chosen[self.frauds[i] as usize] = true;
+        }
+        for i in sample(rng, self.legit.len(), self.n_legit) {
+            let r = self.legit[i] as usize;
+            chosen[r] = true;
+            gh[r][0] *= self.legit_weight;
+            gh[r][1] *= self.legit_weight;
+        }
+        (0..chosen.len() as u32)
+            .filter(|&i| chosen[i as usize])
+            .collect()
+    }
 }
 
 /// Mean log-loss of `margins` (log-odds) against `y`, frauds weighing `fraud_weight`.
@@ -303,20 +380,25 @@ fn leaf_value(g: f64, h: f64, lambda: f64) -> f64 {
 fn grow(
     binned: &[u8],
     bins: &Bins,
-    g: &[f64],
-    h: &[f64],
+    gh: &[[f64; 2]],
     rows: &mut [u32],
     features: &[usize],
     s: &GbmSettings<'_>,
 ) -> FlatTree {
     let p = s.params;
-    let n = g.len();
+    let n = gh.len();
+    let sums = |rows: &[u32]| {
+        rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+            let [g, h] = gh[r as usize];
+            (a + g, b + h)
+        })
+    };
+    // The right side of a split while it is partitioned (reused).
+    let mut right = Vec::new();
     let mut tree = FlatTree::leaf_only();
     // Hessian cover per node, for the inner-node means.
     let mut cover = vec![0.0f64];
-    let (g0, h0) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
-        (a + g[r as usize], b + h[r as usize])
-    });
+    let (g0, h0) = sums(rows);
     let mut root = Pending {
         node: 0,
         start: 0,
@@ -324,7 +406,7 @@ fn grow(
         depth: 0,
         g: g0,
         h: h0,
-        hist: histogram(binned, n, g, h, rows, features),
+        hist: histogram(binned, gh, rows, features),
         best: None,
     };
     cover[0] = h0;
@@ -349,16 +431,20 @@ fn grow(
         let split = leaf.best.expect("chosen for its split");
         let column = &binned[split.feature * n..(split.feature + 1) * n];
         let slice = &mut rows[leaf.start..leaf.end];
+        // A stable partition: each side keeps the rows' ascending order (the order the
+        // float sums are taken in, so the same data always give the same tree).
         let mut mid = 0;
+        right.clear();
         for i in 0..slice.len() {
-            if column[slice[i] as usize] as usize <= split.bin {
-                slice.swap(i, mid);
+            let r = slice[i];
+            if column[r as usize] as usize <= split.bin {
+                slice[mid] = r;
                 mid += 1;
+            } else {
+                right.push(r);
             }
         }
-        // Keep the original order within each side (determinism of float sums).
-        slice[..mid].sort_unstable();
-        slice[mid..].sort_unstable();
+        slice[mid..].copy_from_slice(&right);
         let (left, right) = tree.split(
             leaf.node,
             split.feature,
@@ -371,7 +457,7 @@ fn grow(
         } else {
             ((right, rs, re), (left, ls, le))
         };
-        let small_hist = histogram(binned, n, g, h, &rows[small.1..small.2], features);
+        let small_hist = histogram(binned, gh, &rows[small.1..small.2], features);
         let mut large_hist = leaf.hist;
         for (a, b) in large_hist.iter_mut().zip(&small_hist) {
             *a -= b;
@@ -380,9 +466,7 @@ fn grow(
             (small.0, small.1, small.2, small_hist),
             (large.0, large.1, large.2, large_hist),
         ] {
-            let (gs, hs) = rows[start..end].iter().fold((0.0, 0.0), |(a, b), &r| {
-                (a + g[r as usize], b + h[r as usize])
-            });
+            let (gs, hs) = sums(&rows[start..end]);
             cover[node] = hs;
             tree.set_leaf(node, p.learning_rate * leaf_value(gs, hs, p.lambda));
             let mut child = Pending {
@@ -413,14 +497,8 @@ fn grow(
 }
 
 /// (g, h, count) per selected feature and bin over `rows`.
-fn histogram(
-    binned: &[u8],
-    n: usize,
-    g: &[f64],
-    h: &[f64],
-    rows: &[u32],
-    features: &[usize],
-) -> Vec<f64> {
+fn histogram(binned: &[u8], gh: &[[f64; 2]], rows: &[u32], features: &[usize]) -> Vec<f64> {
+    let n = gh.len();
     let mut hist = vec![0.0; N_FEATURES * MAX_BINS * 3];
     hist.par_chunks_mut(MAX_BINS * 3)
         .enumerate()
@@ -430,8 +508,9 @@ fn histogram(
             for &r in rows {
                 let r = r as usize;
                 let b = column[r] as usize * 3;
-                out[b] += g[r];
-                out[b + 1] += h[r];
+                let [g, h] = gh[r];
+                out[b] += g;
+                out[b + 1] += h;
                 out[b + 2] += 1.0;
             }
         });
@@ -493,8 +572,13 @@ mod tests {
         let map = old.as_object_mut().unwrap();
         map.remove("bags");
         map.remove("early_stopping_metric");
+        map.remove("max_legit_rows");
         let read: GbmParams = serde_json::from_value(old).unwrap();
         assert_eq!(read.bags, 1);
+        assert_eq!(
+            read.max_legit_rows, 0,
+            "fitted with every legitimate row drawn"
+        );
         assert_eq!(read.early_stopping_metric, StopMetric::PrAuc);
         // New parameters keep their values.
         let new: GbmParams =
@@ -511,6 +595,42 @@ mod tests {
         // An explicit number is kept whatever the size.
         assert_eq!(auto_bags(3, 1_000_000), 3);
         assert_eq!(auto_bags(1, 100), 1);
+    }
+
+    #[test]
+    fn capped_draws_keep_the_fraud_rate_and_weigh_legitimate_rows_up_by_what_was_left_out() {
+        // 100 frauds among 10,000 rows; subsample 0.8 would draw 7,920 legitimate rows.
+        let y: Vec<bool> = (0..10_000).map(|i| i % 100 == 0).collect();
+        let p = GbmParams {
+            max_legit_rows: 2_000,
+            ..GbmParams::default()
+        };
+        let draw = Draw::new(&y, &p).expect("over the cap");
+        let mut gh = vec![[1.0, 0.5]; y.len()];
+        let mut chosen = vec![false; y.len()];
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let rows = draw.rows(&mut rng, &mut chosen, &mut gh);
+        assert!(
+            rows.windows(2).all(|w| w[0] < w[1]),
+            "ascending, no repeats"
+        );
+        let frauds = rows.iter().filter(|&&r| y[r as usize]).count();
+        assert_eq!(frauds, 80, "frauds drawn at the subsample rate");
+        assert_eq!(rows.len() - frauds, 2_000, "legitimate rows at the cap");
+        let weight = 7_920.0 / 2_000.0;
+        for &r in &rows {
+            let expected = if y[r as usize] { 1.0 } else { weight };
+            assert!((gh[r as usize][0] - expected).abs() < 1e-12);
+            assert!((gh[r as usize][1] - expected * 0.5).abs() < 1e-12);
+        }
+        // At or under the cap, and with no cap, rows are drawn as before.
+        for max_legit_rows in [0, 7_920, 50_000] {
+            let p = GbmParams {
+                max_legit_rows,
+                ..GbmParams::default()
+            };
+            assert!(Draw::new(&y, &p).is_none(), "{max_legit_rows}");
+        }
     }
 
     #[test]

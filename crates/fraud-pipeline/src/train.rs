@@ -12,7 +12,7 @@ use fraud_core::csv_input::CsvTransactions;
 use fraud_core::metrics::average_precision;
 use fraud_core::model::{ForestParams, Learner};
 use fraud_core::train::{
-    default_candidates, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit,
+    candidates, default_forest, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit,
 };
 use fraud_core::{ModelArtifact, Transaction};
 use serde::{Deserialize, Serialize};
@@ -38,8 +38,9 @@ pub struct TrainRequest {
     /// Seed (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
-    /// Fit only this learner (`cart`, `linfa_trees`, `gbm` or `blend`); by default all
-    /// four are fitted and the best on the time folds (mean validation PR-AUC) is kept.
+    /// Fit only this learner (`cart`, `linfa_trees`, `gbm` or `blend`); by default the
+    /// forest, the boosting and their blend are fitted and the best on validation
+    /// PR-AUC is kept (linfa-trees only when named).
     #[serde(default)]
     pub learner: Option<Learner>,
 }
@@ -191,13 +192,16 @@ impl<O: ObjectSource, M: ModelStorage, R: RunReports, T: RunTracker> Train<O, M,
         let rejected = loaded.rejected;
 
         // 2. Train and evaluate (time split), choosing the learner on validation.
-        let candidates: Vec<ForestParams> = default_candidates(
-            request.trees.unwrap_or(ForestParams::default().n_trees),
-            request.seed.unwrap_or(ForestParams::default().seed),
-        )
-        .into_iter()
-        .filter(|c| request.learner.is_none_or(|l| c.learner == l))
-        .collect();
+        let seed = request.seed.unwrap_or(ForestParams::default().seed);
+        let candidates = candidates(
+            request.learner,
+            default_forest(
+                request.trees.unwrap_or(ForestParams::default().n_trees),
+                seed,
+            ),
+            ForestParams::gbm(seed),
+            seed,
+        );
         let amounts = loaded
             .payments
             .iter()

@@ -15,7 +15,7 @@ use fraud_core::metrics::SliceReport;
 use fraud_core::model::{ForestParams, GbmParams, Learner};
 use fraud_core::scoring::Scorer;
 use fraud_core::train::{
-    default_blend, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit,
+    candidates, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit, DEFAULT_MAX_SAMPLES,
 };
 use fraud_generator::{Generator, GeneratorConfig};
 
@@ -91,8 +91,9 @@ pub struct TrainArgs {
     out: PathBuf,
     /// Learner: `cart` (our forest), `linfa-trees` (forest), `gbm` (our gradient
     /// boosting), `blend` (the cart forest and the boosting, each calibrated, averaged
-    /// in log-odds), or `auto` to fit all four and keep the best on validation (or on
-    /// the time folds, with `--folds`).
+    /// in log-odds), or `auto` to fit the forest, the boosting and the blend and keep
+    /// the best on validation (or on the time folds, with `--folds`); linfa-trees is
+    /// fitted only when named.
     #[arg(long, default_value = "auto", value_parser = ["auto", "cart", "linfa-trees", "gbm", "blend"])]
     learner: String,
     /// Time folds the learner is chosen on with `auto` (mean PR-AUC): expanding windows
@@ -118,6 +119,11 @@ pub struct TrainArgs {
     /// 0 = automatic (5 on training sets of up to 50,000 rows, else 1).
     #[arg(long, default_value_t = GbmParams::default().bags)]
     gbm_bags: usize,
+    /// Boosting: most legitimate rows one tree sees (frauds are all drawn at the
+    /// subsample rate; the drawn legitimate rows weigh the inverse of their lower rate);
+    /// 0 = no limit.
+    #[arg(long, default_value_t = GbmParams::default().max_legit_rows)]
+    gbm_max_legit_rows: usize,
     /// Number of trees.
     #[arg(long, default_value_t = ForestParams::default().n_trees)]
     trees: usize,
@@ -127,9 +133,10 @@ pub struct TrainArgs {
     /// CART: features tried at each split.
     #[arg(long, default_value_t = ForestParams::default().max_features)]
     max_features: usize,
-    /// CART: rows drawn per tree (default: all rows).
-    #[arg(long)]
-    max_samples: Option<usize>,
+    /// CART: most rows drawn per tree (with replacement); a smaller training slice is
+    /// drawn at its own size. Caps the forest's cost on large data.
+    #[arg(long, default_value_t = DEFAULT_MAX_SAMPLES)]
+    max_samples: usize,
     /// Maximum tree depth.
     #[arg(long, default_value_t = ForestParams::default().max_depth)]
     max_depth: usize,
@@ -176,7 +183,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         max_depth: args.max_depth,
         min_leaf: args.min_leaf,
         max_features: args.max_features,
-        max_samples: args.max_samples,
+        max_samples: Some(args.max_samples),
         negatives_per_positive: args.negatives_per_positive,
         feature_fraction: args.feature_fraction,
         seed: args.seed,
@@ -190,23 +197,19 @@ pub fn train(args: TrainArgs) -> Result<()> {
             max_leaves: args.gbm_leaves,
             scale_pos_weight: args.gbm_scale_pos_weight,
             bags: args.gbm_bags,
+            max_legit_rows: args.gbm_max_legit_rows,
             ..GbmParams::default()
         },
         ..ForestParams::gbm(args.seed)
     };
-    let linfa = ForestParams {
-        learner: Learner::LinfaTrees,
-        max_depth: args.max_depth.min(12),
-        ..params.clone()
+    let learner = match args.learner.as_str() {
+        "cart" => Some(Learner::Cart),
+        "linfa-trees" => Some(Learner::LinfaTrees),
+        "gbm" => Some(Learner::Gbm),
+        "blend" => Some(Learner::Blend),
+        _ => None,
     };
-    let blend = default_blend(params.clone(), gbm.clone(), args.seed);
-    let candidates = match args.learner.as_str() {
-        "cart" => vec![params.clone()],
-        "linfa-trees" => vec![linfa],
-        "gbm" => vec![gbm],
-        "blend" => vec![blend],
-        _ => vec![params.clone(), linfa, gbm, blend],
-    };
+    let candidates = candidates(learner, params, gbm, args.seed);
     let split = TimeSplit {
         train: args.train_fraction,
         validation: args.validation_fraction,
