@@ -133,7 +133,7 @@ pub fn summary(r: &TrainResponse) -> String {
     let recorded = if r.tracked {
         "recorded in the run log and beside the artifact"
     } else {
-        "recorded beside the artifact only (the track function did not answer)"
+        "recorded beside the artifact only: the track function did not answer"
     };
     let mut lines = vec![
         format!(
