@@ -3,7 +3,9 @@
 LocalStack cannot run Lambda functions without Docker, so this derives a template with
 only the S3 buckets (+ policies), SQS queues and log groups of template.yaml, deploys
 it under a unique name prefix (the local stack's own fraud-* queues are left alone),
-checks what was created, and deletes the stack again.
+checks what was created, and deletes the stack again. Twice: with the default
+TrainingJob=none, then with TrainingJob=batch (the training job's log group and execution
+role must appear only then).
 
 Usage: <python with boto3 + cfn-lint> tests/template/localstack_deploy.py
 Env: AWS_ENDPOINT_URL (default http://127.0.0.1:4566). Exit 0 on success.
