@@ -14,6 +14,8 @@ from pathlib import Path
 import pendulum
 import pytest
 from airflow.models import DagBag, XCom
+from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
+from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.utils.state import DagRunState
 
@@ -27,15 +29,59 @@ DAG_IDS = {"fraud_ingest_score", "fraud_retrain", "fraud_notification_summary", 
 
 
 class FakeLambda:
-    """POST /2015-03-31/functions/<name>/invocations -> a canned answer per function."""
+    """POST /2015-03-31/functions/<name>/invocations -> a canned answer per function.
+    Also the few AWS Batch and CloudWatch Logs calls a Batch job's task makes
+    (SubmitJob, DescribeJobs: one job in `job_status`; GetLogEvents: `job_log`)."""
 
     def __init__(self) -> None:
         self.answers: dict[str, tuple[dict | list | str, bool]] = {}
         self.calls: list[tuple[str, object, str]] = []
+        self.job_status = "SUCCEEDED"
+        self.job_log: list[str] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def answer(self, value: dict) -> None:
+                data = json.dumps(value).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def other_services(self, body: str) -> bool:
+                target = self.headers.get("x-amz-target", "")
+                if self.path == "/v1/submitjob":
+                    fake.calls.append(("batch:SubmitJob", json.loads(body), ""))
+                    self.answer({"jobId": "job-1", "jobName": json.loads(body)["jobName"],
+                                 "jobArn": "arn:aws:batch:us-east-1:000000000000:job/job-1"})
+                elif self.path == "/v1/describejobs":
+                    self.answer({"jobs": [{
+                        "jobId": "job-1", "jobName": "fraud-train", "status": fake.job_status,
+                        "jobQueue": "arn:aws:batch:us-east-1:000000000000:job-queue/fraud-train",
+                        "jobDefinition": "arn:aws:batch:us-east-1:000000000000:job-definition/fraud-train:1",
+                        "container": {
+                            "logStreamName": "train/default/job-1",
+                            "logConfiguration": {"logDriver": "awslogs", "options": {
+                                "awslogs-group": "/aws/batch/fraud-train-job", "awslogs-region": "us-east-1"}},
+                        },
+                    }]})
+                elif target.endswith(".GetLogEvents"):
+                    request = json.loads(body)
+                    fake.calls.append(("logs:GetLogEvents", request["logStreamName"], ""))
+                    self.answer({
+                        "events": [{"timestamp": i, "message": m, "ingestionTime": i} for i, m in enumerate(fake.job_log)],
+                        "nextForwardToken": "f/1", "nextBackwardToken": "b/1",
+                    })
+                else:
+                    return False
+                return True
+
             def do_POST(self) -> None:  # noqa: N802
+                if not self.path.startswith("/2015-03-31/"):
+                    body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+                    if self.other_services(body):
+                        return
                 parts = self.path.split("/")
                 name = parts[3] if len(parts) > 4 and parts[4].startswith("invocations") else "?"
                 body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
@@ -175,6 +221,80 @@ def test_retrain_needs_training_data(dagbag, fake) -> None:
     assert run(dagbag, "fraud_retrain", {"data_uris": []}).state == DagRunState.FAILED
     assert run(dagbag, "fraud_retrain", {"data_uris": ["/local/file.csv"]}).state == DagRunState.FAILED
     assert fake.calls == []
+
+
+def test_retrain_has_a_lambda_and_a_batch_runner(dagbag) -> None:
+    dag = dagbag.get_dag("fraud_retrain")
+    assert dag.params["runner"] is None  # the Variable fraud_train_runner decides, else lambda
+    assert dag.get_task("choose_runner").downstream_task_ids == {"invoke_train", "submit_train_job"}
+    invoke = dag.get_task("invoke_train")
+    assert isinstance(invoke, LambdaInvokeFunctionOperator)
+    assert invoke.function_name == "{{ var.value.get('fraud_train_function', 'fraud-train') }}"
+    job = dag.get_task("submit_train_job")
+    assert isinstance(job, BatchOperator)
+    assert job.job_queue == "{{ var.value.get('fraud_train_job_queue', 'fraud-train') }}"
+    assert job.job_definition == "{{ var.value.get('fraud_train_job_definition', 'fraud-train') }}"
+    assert job.container_overrides["command"][:2] == ["job", "--request"]  # fraud-train job mode
+    assert job.wait_for_completion and job.retries == 0 and job.aws_conn_id == "aws_default"
+    assert dag.get_task("evaluate").trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("evaluate").upstream_task_ids == {"invoke_train", "job_response"}
+
+
+@pytest.fixture
+def no_batch_waits(monkeypatch):
+    # The hook sleeps 1-10 s before each status poll: the fake job is already done.
+    monkeypatch.setattr(BatchClientHook, "delay", staticmethod(lambda delay=None: None))
+
+
+def test_retrain_as_a_batch_job_submits_the_request_and_reads_the_response(
+    dagbag, fake, monkeypatch, no_batch_waits
+) -> None:
+    queue = "arn:aws:batch:us-east-1:000000000000:job-queue/fraud-train"
+    monkeypatch.setenv("AIRFLOW_VAR_FRAUD_TRAIN_JOB_QUEUE", queue)
+    fake.job_log = [
+        "2024-06-01T00:00:00Z  INFO training data loaded rows=1000 rejected=0",
+        json.dumps(TRAINED),
+        "model 20240601T000000Z-abc (cart) trained on 1000 rows (10 frauds, 0 rejected) in 1.5 s",
+    ]
+    dr = run(dagbag, "fraud_retrain", {"data_uris": ["s3://fraud-data/train/big.csv"], "runner": "batch", "seed": 7})
+    assert dr.state == DagRunState.SUCCESS
+    submits = [c[1] for c in fake.calls if c[0] == "batch:SubmitJob"]
+    assert len(submits) == 1 and not [c for c in fake.calls if not c[0].startswith(("batch:", "logs:"))]
+    submit = submits[0]
+    assert (submit["jobQueue"], submit["jobDefinition"]) == (queue, "fraud-train")
+    command = submit["containerOverrides"]["command"]
+    assert command[:2] == ["job", "--request"]
+    assert json.loads(command[2]) == {"data_uris": ["s3://fraud-data/train/big.csv"], "force": False, "seed": 7}
+    assert xcom(dr, "evaluate")["model_version"] == TRAINED["model_version"]
+    assert xcom(dr, "evaluate", "test_pr_auc") == 0.81
+    assert dr.get_task_instance("invoke_train").state == "skipped"
+
+
+def test_retrain_runner_defaults_to_the_variable(dagbag, fake, monkeypatch, no_batch_waits) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_FRAUD_TRAIN_RUNNER", "batch")
+    fake.job_log = [json.dumps(TRAINED)]
+    fake.answers["fraud-train"] = (TRAINED, False)
+    assert run(dagbag, "fraud_retrain", {"data_uris": ["s3://d/a.csv"]}).state == DagRunState.SUCCESS
+    assert [c[0] for c in fake.calls if c[0] in ("batch:SubmitJob", "fraud-train")] == ["batch:SubmitJob"]
+    # conf wins over the Variable
+    fake.calls.clear()
+    assert run(dagbag, "fraud_retrain", {"data_uris": ["s3://d/a.csv"], "runner": "lambda"}).state == DagRunState.SUCCESS
+    assert [c[0] for c in fake.calls] == ["fraud-train"]
+
+
+def test_retrain_fails_when_the_batch_job_fails_or_prints_no_response(
+    dagbag, fake, no_batch_waits
+) -> None:
+    fake.job_log = [json.dumps(TRAINED)]
+    fake.job_status = "FAILED"
+    dr = run(dagbag, "fraud_retrain", {"data_uris": ["s3://d/a.csv"], "runner": "batch"})
+    assert dr.state == DagRunState.FAILED
+    assert dr.get_task_instance("submit_train_job").state == "failed"
+    fake.job_status = "SUCCEEDED"
+    fake.job_log = ["fraud-train job: s3://d/a.csv: object does not exist"]
+    dr = run(dagbag, "fraud_retrain", {"data_uris": ["s3://d/a.csv"], "runner": "batch"})
+    assert dr.state == DagRunState.FAILED
+    assert dr.get_task_instance("job_response").state == "failed"
 
 
 # --------------------------------------------------------------------------- fraud_ingest_score

@@ -3,7 +3,9 @@
 LocalStack cannot run Lambda functions without Docker, so this derives a template with
 only the S3 buckets (+ policies), SQS queues and log groups of template.yaml, deploys
 it under a unique name prefix (the local stack's own fraud-* queues are left alone),
-checks what was created, and deletes the stack again.
+checks what was created, and deletes the stack again. Twice: with the default
+TrainingJob=none, then with TrainingJob=batch (the training job's log group and execution
+role must appear only then).
 
 Usage: <python with boto3 + cfn-lint> tests/template/localstack_deploy.py
 Env: AWS_ENDPOINT_URL (default http://127.0.0.1:4566). Exit 0 on success.
@@ -36,6 +38,12 @@ FAKE = {
     "KafkaBootstrapServers": "127.0.0.1:19092",
     "PaymentsApiUrl": "http://127.0.0.1:18000",
     "WebhookUrl": "http://127.0.0.1:18001/alerts",
+}
+# TrainingJob=batch also needs these (fake: nothing is pulled or started).
+TRAINING_JOB = {
+    "TrainingJobImageRepository": "tplcheck/fraud-train",
+    "TrainingJobSubnetIds": "subnet-0123456789abcdef0",
+    "TrainingJobSecurityGroupIds": "sg-0123456789abcdef0",
 }
 TIMEOUT = 90
 
@@ -92,6 +100,12 @@ def derive(template: dict) -> dict:
 
 
 def main() -> int:
+    # Default (no training job), then TrainingJob=batch: its log group and execution role
+    # (the Batch resources themselves are not emulated) appear only in the second.
+    return max(check("none"), check("batch"))
+
+
+def check(training_job: str) -> int:
     started = time.monotonic()
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     session = boto3.Session(
@@ -104,11 +118,13 @@ def main() -> int:
 
     template = json.loads(json.dumps(cfn_yaml.load(str(ROOT / "template.yaml")), default=str))
     derived = derive(template)
-    suffix = f"{os.getpid()}-{int(time.time()) % 100000}"
+    suffix = f"{os.getpid()}-{int(time.time()) % 100000}-{training_job}"
     prefix = f"tplcheck-{suffix}-"
     stack = f"fraud-template-check-{suffix}"
-    print(f"[localstack] deploying {sorted(derived['Resources'])} as stack {stack}", file=sys.stderr)
-    values = {"FunctionNamePrefix": prefix, **FAKE}
+    print(f"[localstack] TrainingJob={training_job}: deploying {sorted(derived['Resources'])} as stack {stack}", file=sys.stderr)
+    values = {"FunctionNamePrefix": prefix, **FAKE, "TrainingJob": training_job}
+    if training_job == "batch":
+        values.update(TRAINING_JOB)
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items() if k in derived["Parameters"]]
     failures: list[str] = []
     try:
@@ -153,6 +169,13 @@ def main() -> int:
             print("[localstack] note: LocalStack did not apply RetentionInDays", file=sys.stderr)
         elif retention != {30}:
             failures.append(f"log groups: retention {retention}, want 30")
+        job_groups = logs.describe_log_groups(logGroupNamePrefix=f"/aws/batch/{prefix}")["logGroups"]
+        want_job = [f"/aws/batch/{prefix}train-job"] if training_job == "batch" else []
+        if [g["logGroupName"] for g in job_groups] != want_job:
+            failures.append(f"TrainingJob={training_job}: job log groups {[g['logGroupName'] for g in job_groups]}, want {want_job}")
+        created = {r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}
+        if ("TrainJobExecutionRole" in created) != (training_job == "batch"):
+            failures.append(f"TrainingJob={training_job}: TrainJobExecutionRole created: {'TrainJobExecutionRole' in created}")
         iam = client("iam")
         for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]:
             if r["ResourceType"] != "AWS::IAM::Role":

@@ -94,6 +94,21 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | grants({"sns:Publish"}, "Ref:MonitorAlertsTopic")
     | grants({"secretsmanager:GetSecretValue"}, "Ref:DatabaseSecretArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
+    # The training job (TrainingJob=batch), the train binary on AWS Batch: its code gets
+    # the train function's S3 and track grants and nothing else (no X-Ray, no ENIs: Fargate
+    # networks the task itself) ...
+    "TrainJobRole": grants({"s3:GetObject"}, "DataBucket/*")
+    | grants({"s3:GetObject", "s3:PutObject"}, "ModelsBucket/models/*")
+    | grants({"s3:ListBucket"}, "DataBucket", "ModelsBucket")
+    | grants({"lambda:InvokeFunction"}, "TrackFunction"),
+    # ... and Fargate, starting it, pulls the image from its one repository and writes
+    # its one log group.
+    "TrainJobExecutionRole": grants(LOGS, "TrainJobLogGroup")
+    | grants({"ecr:GetAuthorizationToken"}, "*")
+    | grants(
+        {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"},
+        "Sub:arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/${TrainingJobImageRepository}",
+    ),
 }
 
 
@@ -154,10 +169,40 @@ def test_role_grants_exactly_what_the_function_uses(template, role: str) -> None
 def test_only_aws_required_grants_are_on_any_resource(template) -> None:
     # Actions that AWS only allows on "*": X-Ray segments and the VPC ENI calls Lambda
     # makes for a function in a VPC. Nothing else may be granted on "*".
-    allowed = XRAY | VPC | {"ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"}
+    allowed = XRAY | VPC | {"ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ecr:GetAuthorizationToken"}
     for role in EXPECTED:
         star = {a for a, r in granted(template, role) if r == "*"}
         assert star <= allowed, f"{role}: {sorted(star - allowed)} on '*'"
+
+
+def test_training_job_role_grants_nothing_the_train_function_lacks(template) -> None:
+    # The same binary with the same configuration: whatever the job role allows, the
+    # train function's role allows too.
+    job = granted(template, "TrainJobRole")
+    assert job, "TrainJobRole grants nothing"
+    extra = sorted(job - granted(template, "TrainRole"))
+    assert not extra, f"the training job may do what the train function may not: {extra}"
+    # And it loses nothing its code needs: only the Lambda-specific grants differ.
+    lambda_only = {(a, r) for a, r in granted(template, "TrainRole") if a in LOGS | XRAY | VPC}
+    assert granted(template, "TrainRole") - job == lambda_only
+
+
+def test_training_job_exists_only_when_the_parameter_is_set(template) -> None:
+    assert template["Parameters"]["TrainingJob"]["Default"] == "none"
+    condition = template["Conditions"]["UseTrainingJob"]["Fn::And"]
+    assert {"Fn::Equals": [{"Ref": "TrainingJob"}, "batch"]} in condition
+    job = {
+        name
+        for name, r in template["Resources"].items()
+        if r["Type"].startswith("AWS::Batch::") or name.startswith("TrainJob")
+    }
+    assert job >= {"TrainJobRole", "TrainJobExecutionRole", "TrainJobQueue", "TrainJobDefinition"}
+    unconditional = sorted(n for n in job if template["Resources"][n].get("Condition") != "UseTrainingJob")
+    assert not unconditional, f"deployed without TrainingJob=batch: {unconditional}"
+    # Nothing outside the job refers to it (it would break the default deployment).
+    others = {n: r for n, r in template["Resources"].items() if n not in job}
+    text = repr(others) + repr({k: v for k, v in template["Outputs"].items() if v.get("Condition") != "UseTrainingJob"})
+    assert not [n for n in job if f"'{n}'" in text or "${" + n in text]
 
 
 def test_function_urls_require_iam_auth(template) -> None:

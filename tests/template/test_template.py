@@ -39,6 +39,7 @@ ACTIONS_WITHOUT_RESOURCE_LEVEL = {
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
+    "ecr:GetAuthorizationToken",  # the training job's image pull logs in to ECR first
 }
 SECRET_NAME = re.compile(r"secret|password|passwd|token|api_?key|credential", re.I)
 SECRET_ENV = re.compile(r"SECRET|PASSWORD|TOKEN|DATABASE_URL|API_KEY", re.I)
@@ -451,8 +452,95 @@ def problems_train_and_track(t: Template) -> list[str]:
         if st.get("Effect") == "Allow" and "lambda:InvokeFunction" in as_list(st.get("Action", [])):
             invokers.setdefault(where.split("/")[0], []).append(st.get("Resource"))
     train_role = role_of(train)
-    if invokers != {train_role: [{"Fn::GetAtt": [track_name, "Arn"]}]}:
-        problems.append(f"lambda:InvokeFunction grants {invokers}: want train -> track only")
+    # The train function and the training job (same binary) record runs through track.
+    want = {train_role: [{"Fn::GetAtt": [track_name, "Arn"]}]}
+    if "TrainJobRole" in resources(t, "AWS::IAM::Role"):
+        want["TrainJobRole"] = [{"Fn::GetAtt": [track_name, "Arn"]}]
+    if invokers != want:
+        problems.append(f"lambda:InvokeFunction grants {invokers}: want train (function, job) -> track only")
+    return problems
+
+
+# The training job (TrainingJob=batch): the resources it consists of.
+TRAINING_JOB_RESOURCES = {
+    "TrainJobLogGroup": "AWS::Logs::LogGroup",
+    "TrainJobRole": "AWS::IAM::Role",
+    "TrainJobExecutionRole": "AWS::IAM::Role",
+    "TrainJobComputeEnvironment": "AWS::Batch::ComputeEnvironment",
+    "TrainJobQueue": "AWS::Batch::JobQueue",
+    "TrainJobDefinition": "AWS::Batch::JobDefinition",
+}
+TRAINING_JOB_OUTPUTS = {"TrainJobQueueArn": "TrainJobQueue", "TrainJobDefinitionArn": "TrainJobDefinition"}
+
+
+def problems_training_job(t: Template) -> list[str]:
+    """The optional training job: only behind TrainingJob=batch (default none), Fargate,
+    the train binary in job mode with the train function's configuration, its own roles
+    and log group, sizes from parameters."""
+    problems = []
+    res = resources(t)
+    param = t.get("Parameters", {}).get("TrainingJob", {})
+    if param.get("Default") != "none" or set(param.get("AllowedValues", [])) != {"none", "batch"}:
+        problems.append("parameter TrainingJob: want none (default) | batch")
+    condition = t.get("Conditions", {}).get("UseTrainingJob")
+    terms = condition.get("Fn::And", []) if isinstance(condition, dict) else []
+    if {"Fn::Equals": [{"Ref": "TrainingJob"}, "batch"]} not in terms:
+        problems.append("condition UseTrainingJob does not require TrainingJob=batch")
+    for name, rtype in TRAINING_JOB_RESOURCES.items():
+        if res.get(name, {}).get("Type") != rtype:
+            problems.append(f"{name}: missing or not {rtype}")
+    for name, r in res.items():
+        if (r.get("Type", "").startswith("AWS::Batch::") or name.startswith("TrainJob")) and r.get(
+            "Condition"
+        ) != "UseTrainingJob":
+            problems.append(f"{name}: deployed without TrainingJob=batch (Condition UseTrainingJob)")
+    for name, target in TRAINING_JOB_OUTPUTS.items():
+        out = t.get("Outputs", {}).get(name, {})
+        if out.get("Condition") != "UseTrainingJob" or out.get("Value") != {"Ref": target}:
+            problems.append(f"output {name}: want Ref {target} under UseTrainingJob")
+    env = res.get("TrainJobComputeEnvironment", {}).get("Properties", {})
+    if env.get("Type") != "MANAGED" or env.get("ComputeResources", {}).get("Type") != "FARGATE":
+        problems.append("TrainJobComputeEnvironment: not a managed FARGATE environment")
+    queue = res.get("TrainJobQueue", {}).get("Properties", {})
+    if [o.get("ComputeEnvironment") for o in queue.get("ComputeEnvironmentOrder", [])] != [
+        {"Ref": "TrainJobComputeEnvironment"}
+    ]:
+        problems.append("TrainJobQueue: not on TrainJobComputeEnvironment")
+    definition = res.get("TrainJobDefinition", {}).get("Properties", {})
+    container = definition.get("ContainerProperties", {})
+    if definition.get("PlatformCapabilities") != ["FARGATE"]:
+        problems.append("TrainJobDefinition: not for FARGATE")
+    if container.get("Command", [None])[0] != "job":
+        problems.append("TrainJobDefinition: the container does not run `fraud-train job`")
+    if container.get("JobRoleArn") != {"Fn::GetAtt": ["TrainJobRole", "Arn"]} or container.get(
+        "ExecutionRoleArn"
+    ) != {"Fn::GetAtt": ["TrainJobExecutionRole", "Arn"]}:
+        problems.append("TrainJobDefinition: not running with TrainJobRole / TrainJobExecutionRole")
+    sizes = {r.get("Type"): r.get("Value") for r in container.get("ResourceRequirements", [])}
+    if sizes != {"VCPU": {"Ref": "TrainingJobVcpu"}, "MEMORY": {"Ref": "TrainingJobMemory"}}:
+        problems.append(f"TrainJobDefinition: vCPU/memory {sizes} are not the parameters")
+    # Same configuration as the train function (every variable it sets but RUST_LOG's source).
+    job_env = {e.get("Name"): e.get("Value") for e in container.get("Environment", [])}
+    _, train = function_named(t, "fraud-train")
+    for var, value in env_vars(t, train).items():
+        if job_env.get(var) != value:
+            problems.append(f"TrainJobDefinition: {var} is {job_env.get(var)!r}, the function has {value!r}")
+    logs = container.get("LogConfiguration", {}).get("Options", {})
+    if logs.get("awslogs-group") != {"Ref": "TrainJobLogGroup"}:
+        problems.append("TrainJobDefinition: logs do not go to TrainJobLogGroup")
+    group = res.get("TrainJobLogGroup", {}).get("Properties", {})
+    if group.get("RetentionInDays") != {"Ref": "LogRetentionInDays"}:
+        problems.append("TrainJobLogGroup: retention is not the LogRetentionInDays parameter")
+    for role in ("TrainJobRole", "TrainJobExecutionRole"):
+        trust = res.get(role, {}).get("Properties", {}).get("AssumeRolePolicyDocument", {})
+        principals = [s.get("Principal") for s in trust.get("Statement", [])]
+        if principals != [{"Service": "ecs-tasks.amazonaws.com"}]:
+            problems.append(f"{role}: assumed by {principals}, want ecs-tasks.amazonaws.com only")
+    logs_grants = [
+        s for s in role_statements(t, "TrainJobExecutionRole") if "logs:PutLogEvents" in as_list(s.get("Action"))
+    ]
+    if not logs_grants or any(s.get("Resource") != {"Fn::GetAtt": ["TrainJobLogGroup", "Arn"]} for s in logs_grants):
+        problems.append("TrainJobExecutionRole: logs permission not limited to TrainJobLogGroup")
     return problems
 
 
@@ -499,6 +587,7 @@ RULES: list[Callable[[Template], list[str]]] = [
     problems_buckets,
     problems_event_sources,
     problems_train_and_track,
+    problems_training_job,
     problems_logs_and_outputs,
     problems_parameters,
 ]
@@ -630,6 +719,27 @@ MUTATIONS: dict[str, Callable[[Template], None]] = {
         RetentionInDays=7
     ),
     "no_url_output": lambda t: t["Outputs"].pop("TrainFunctionUrl"),
+    "training_job_by_default": lambda t: t["Parameters"]["TrainingJob"].update(Default="batch"),
+    "unconditional_job_queue": lambda t: t["Resources"]["TrainJobQueue"].pop("Condition"),
+    "job_on_ec2": lambda t: t["Resources"]["TrainJobComputeEnvironment"]["Properties"][
+        "ComputeResources"
+    ].update(Type="EC2"),
+    "job_not_in_job_mode": lambda t: t["Resources"]["TrainJobDefinition"]["Properties"][
+        "ContainerProperties"
+    ].update(Command=["--request", "{}"]),
+    "job_env_drifts": lambda t: t["Resources"]["TrainJobDefinition"]["Properties"]["ContainerProperties"][
+        "Environment"
+    ].pop(1),
+    "job_fixed_memory": lambda t: t["Resources"]["TrainJobDefinition"]["Properties"]["ContainerProperties"][
+        "ResourceRequirements"
+    ][1].update(Value="8192"),
+    "job_invokes_any_function": lambda t: _sid(t, "TrainJobRole", "RecordRunsThroughTrack").update(
+        Resource={"Fn::Sub": "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:*"}
+    ),
+    "job_pulls_any_image": lambda t: _sid(t, "TrainJobExecutionRole", "PullTrainImage").update(Resource="*"),
+    "job_logs_anywhere": lambda t: _sid(t, "TrainJobExecutionRole", "Logs").update(
+        Resource={"Fn::Sub": "arn:aws:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
+    ),
 }
 
 

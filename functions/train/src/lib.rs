@@ -6,6 +6,7 @@
 //! the track function.
 #![forbid(unsafe_code)]
 
+pub mod job;
 pub mod report;
 
 use std::time::Duration;
