@@ -22,7 +22,7 @@ pub use ports::S3Objects;
 pub use ports::TrackFunction;
 pub use queue::AlertQueue;
 pub use rules_store::{CurrentRules, RulesCache, RulesStore, RulesUploadError};
-pub use s3::{get_bytes, put_bytes, s3_client, S3Uri};
+pub use s3::{get_bytes, put_bytes, s3_client, stream_object, S3Uri};
 pub use secrets::{resolve_secrets, use_secrets, SecretError, SecretVar};
 
 /// SQS client from the shared configuration.

@@ -5,7 +5,7 @@
 use fraud_core::artifact::ModelArtifact;
 use fraud_pipeline::ports::{ModelStorage, ObjectSource};
 
-use crate::{get_bytes, AwsError, ModelStore, S3Client, S3Uri};
+use crate::{get_bytes, stream_object, AwsError, ModelStore, S3Client, S3Uri};
 
 /// Whole S3 objects by `s3://bucket/key` URI.
 #[derive(Clone)]
@@ -17,6 +17,15 @@ impl ObjectSource for S3Objects {
     async fn read(&self, uri: &str) -> Result<Option<Vec<u8>>, AwsError> {
         let location: S3Uri = uri.parse()?;
         get_bytes(&self.0, &location.bucket, &location.key).await
+    }
+
+    async fn stream(
+        &self,
+        uri: &str,
+        chunks: tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Result<bool, AwsError> {
+        let location: S3Uri = uri.parse()?;
+        stream_object(&self.0, &location.bucket, &location.key, chunks).await
     }
 }
 

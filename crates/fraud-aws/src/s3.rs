@@ -53,9 +53,38 @@ pub async fn get_bytes(
     match client.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
             let body = out.body.collect().await.map_err(|e| err(describe(&e)))?;
-            Ok(Some(body.into_bytes().to_vec()))
+            Ok(Some(body.to_vec()))
         }
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(err(describe(&e))),
+    }
+}
+
+/// Reads an object chunk by chunk as the body arrives, sending each to `chunks`, so it is
+/// never held whole; `Ok(false)` when it does not exist. Stops quietly when the receiver
+/// is gone (the reader failed and says why).
+pub async fn stream_object(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    chunks: tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> Result<bool, AwsError> {
+    let err = |message: String| AwsError::S3 {
+        operation: "GetObject",
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(mut out) => {
+            while let Some(chunk) = out.body.try_next().await.map_err(|e| err(describe(&e)))? {
+                if chunks.send(chunk.to_vec()).await.is_err() {
+                    break;
+                }
+            }
+            Ok(true)
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(false),
         Err(e) => Err(err(describe(&e))),
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | port | what for | adapter |
 //! |---|---|---|
-//! | [`ObjectSource`] | whole objects by URI (training data, backfill CSVs, label files) | `fraud_aws::S3Objects` |
+//! | [`ObjectSource`] | objects by URI, whole or streamed (training data, backfill CSVs, label files) | `fraud_aws::S3Objects` |
 //! | [`PaymentsApi`] | the payments API's current page | `fraud_payments_api::PaymentsApiClient` |
 //! | [`PaymentPublisher`] | the payments topic and its dead letters | Kafka (`fraud_kafka`), wired in the ingest function |
 //! | [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
@@ -33,6 +33,15 @@ pub trait ObjectSource: Sync {
     /// The object's bytes; `Ok(None)` when it does not exist. A URI the adapter cannot
     /// read is an error naming it.
     fn read(&self, uri: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Self::Error>> + Send;
+    /// The object's bytes in order, each chunk sent to `chunks` as it arrives, so the
+    /// object is never held whole (training data of a million rows and more); `Ok(false)`
+    /// when it does not exist. Stops quietly when the receiver is dropped (the reader
+    /// gave up and reports why). `chunks` is dropped at the end: the reader's end of data.
+    fn stream(
+        &self,
+        uri: &str,
+        chunks: tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 }
 
 /// Why the payments API gave no page this run.

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use fraud_core::artifact::sha256_hex;
 use fraud_core::calibration::CostModel;
 use fraud_core::csv_input::CsvTransactions;
 use fraud_core::metrics::average_precision;
@@ -16,6 +15,7 @@ use fraud_core::train::{
 };
 use fraud_core::{ModelArtifact, Transaction};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::ports::{ModelStorage, ObjectSource, ReportRequest, RunReports, RunTracker};
 use crate::{AdapterError, TrainingRun};
@@ -112,55 +112,138 @@ pub fn promotion(
     }
 }
 
-/// Training data read from every URI in order: the valid payments, the raw bytes (the
-/// data hash) and how many rows were refused.
+/// Training data read from every URI in order: the valid payments, the SHA-256 of the
+/// raw bytes (all objects in order) and how many rows were refused.
 pub struct TrainingData {
     pub payments: Vec<Transaction>,
-    pub bytes: Vec<u8>,
+    pub sha256: String,
     pub rejected: u64,
 }
 
+/// Chunks handed over by [`ObjectSource::stream`], in flight between the download and
+/// the parser (a few MB at most: the object itself is never held).
+const CHUNKS_IN_FLIGHT: usize = 16;
+
 /// Reads and validates the training CSVs (refused rows are counted and the first few
-/// logged).
+/// logged). Each object is streamed: the CSV parser (on a blocking thread) reads the
+/// chunks as they arrive and the hash is taken on the way, so memory holds the parsed
+/// payments and a few chunks, never the object's bytes whole.
 pub async fn load_training_data<O: ObjectSource>(
     objects: &O,
     uris: &[String],
 ) -> Result<TrainingData, TrainError> {
-    let mut data = TrainingData {
+    let mut parsed = Parsed {
         payments: Vec::new(),
-        bytes: Vec::new(),
         rejected: 0,
+        hasher: Sha256::new(),
     };
     for uri in uris {
+        let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+        let parser = {
+            let uri = uri.clone();
+            tokio::task::spawn_blocking(move || {
+                let outcome = parsed.read_csv(&uri, receiver);
+                (parsed, outcome)
+            })
+        };
+        // The download's own error first: a parser that saw the data end early only
+        // reports the consequence.
+        let found = objects.stream(uri, sender).await.map_err(store)?;
+        let (back, outcome) = parser.await.map_err(|e| TrainError::Data {
+            uri: uri.clone(),
+            reason: format!("the CSV reader stopped: {e}"),
+        })?;
+        parsed = back;
         let bad = |reason: String| TrainError::Data {
             uri: uri.clone(),
             reason,
         };
-        let bytes = objects
-            .read(uri)
-            .await
-            .map_err(store)?
-            .ok_or_else(|| bad("object does not exist".into()))?;
-        let reader = CsvTransactions::new(bytes.as_slice()).map_err(|e| bad(e.to_string()))?;
-        for row in reader {
-            match row.map_err(|e| bad(e.to_string()))? {
-                Ok(tx) => data.payments.push(tx),
+        if !found {
+            return Err(bad("object does not exist".into()));
+        }
+        outcome.map_err(bad)?;
+    }
+    tracing::info!(
+        rows = parsed.payments.len(),
+        rejected = parsed.rejected,
+        "training data loaded"
+    );
+    Ok(TrainingData {
+        payments: parsed.payments,
+        sha256: parsed
+            .hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        rejected: parsed.rejected,
+    })
+}
+
+/// What the parser has read so far, over every object.
+struct Parsed {
+    payments: Vec<Transaction>,
+    rejected: u64,
+    hasher: Sha256,
+}
+
+impl Parsed {
+    /// Parses one object's CSV from its chunks, hashing the bytes as they arrive. On an
+    /// error the receiver is dropped, which stops the download.
+    fn read_csv(
+        &mut self,
+        uri: &str,
+        receiver: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> Result<(), String> {
+        let reader = ChunkReader {
+            receiver,
+            chunk: Vec::new(),
+            at: 0,
+            hasher: &mut self.hasher,
+        };
+        let rows = CsvTransactions::new(reader).map_err(|e| e.to_string())?;
+        for row in rows {
+            match row.map_err(|e| e.to_string())? {
+                Ok(tx) => self.payments.push(tx),
                 Err(r) => {
-                    data.rejected += 1;
-                    if data.rejected <= LOGGED_REJECTS {
+                    self.rejected += 1;
+                    if self.rejected <= LOGGED_REJECTS {
                         tracing::warn!(uri = %uri, line = r.line, reason = %r.reason, "training row rejected");
                     }
                 }
             }
         }
-        data.bytes.extend_from_slice(&bytes);
+        Ok(())
     }
-    tracing::info!(
-        rows = data.payments.len(),
-        rejected = data.rejected,
-        "training data loaded"
-    );
-    Ok(data)
+}
+
+/// `std::io::Read` over the chunks of [`ObjectSource::stream`], hashing each as it
+/// arrives (the CSV parser is synchronous: it runs on a blocking thread and waits here
+/// for the next chunk).
+struct ChunkReader<'a> {
+    receiver: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+    hasher: &'a mut Sha256,
+}
+
+impl std::io::Read for ChunkReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.receiver.blocking_recv() {
+                Some(chunk) => {
+                    self.hasher.update(&chunk);
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// The train use case's settings.
@@ -209,7 +292,7 @@ impl<O: ObjectSource, M: ModelStorage, R: RunReports, T: RunTracker> Train<O, M,
             .collect();
         let source = DataSource {
             uri: request.data_uris.join(","),
-            sha256: sha256_hex(&loaded.bytes),
+            sha256: loaded.sha256,
         };
         let data = Arc::new(prepare(loaded.payments)?);
         let split = TimeSplit::default();

@@ -163,3 +163,91 @@ async fn missing_training_data_is_a_clear_error() {
     let err = trainer.handle(TrainRequest::default()).await.unwrap_err();
     assert!(err.to_string().contains("`data_uris` is empty"));
 }
+
+#[tokio::test]
+async fn training_data_streamed_from_s3_reads_and_hashes_like_the_whole_files() {
+    use sha2::{Digest, Sha256};
+
+    let (s3, bucket) = fraud_aws::scratch::scratch_bucket("test-train-stream").await;
+    let mut first = Vec::new();
+    Generator::new(GeneratorConfig {
+        customers: 300,
+        days: 40,
+        ..GeneratorConfig::default()
+    })
+    .unwrap()
+    .write_csv(&mut first, |_| {})
+    .unwrap();
+    // Megabytes, so the body arrives in many chunks; the second file has one bad row.
+    assert!(first.len() > 2_000_000, "{} bytes", first.len());
+    let header_end = first.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut second = first[..header_end].to_vec();
+    let row = first[header_end..]
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap()
+        .to_vec();
+    second.extend_from_slice(&row);
+    second.push(b'\n');
+    second.extend_from_slice(
+        &String::from_utf8(row)
+            .unwrap()
+            .replacen(",", ",not-a-date-", 1)
+            .into_bytes(),
+    );
+    second.push(b'\n');
+    let local = |bytes: &[u8]| {
+        fraud_core::csv_input::CsvTransactions::new(bytes)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .fold((0, 0), |(ok, bad), r| {
+                if r.is_ok() {
+                    (ok + 1, bad)
+                } else {
+                    (ok, bad + 1)
+                }
+            })
+    };
+    let (ok1, bad1) = local(&first);
+    let (ok2, bad2) = local(&second);
+    assert_eq!(
+        (bad1, bad2),
+        (0, 1),
+        "the second file's last row is refused"
+    );
+    for (key, bytes) in [("a.csv", &first), ("b.csv", &second)] {
+        fraud_aws::put_bytes(&s3, &bucket, key, bytes.clone(), "text/csv")
+            .await
+            .unwrap();
+    }
+    let uris = [
+        format!("s3://{bucket}/a.csv"),
+        format!("s3://{bucket}/b.csv"),
+    ];
+    let objects = fraud_aws::S3Objects(s3);
+    let data = fraud_pipeline::train::load_training_data(&objects, &uris)
+        .await
+        .unwrap();
+    assert_eq!(data.payments.len(), ok1 + ok2);
+    assert_eq!(data.rejected, 1);
+    let mut hasher = Sha256::new();
+    hasher.update(&first);
+    hasher.update(&second);
+    let expected: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(data.sha256, expected, "the hash of both files, in order");
+
+    // A missing second object: named, even though the first one streamed fine.
+    let missing = [uris[0].clone(), format!("s3://{bucket}/absent.csv")];
+    let err = fraud_pipeline::train::load_training_data(&objects, &missing)
+        .await
+        .err()
+        .expect("absent object");
+    assert_eq!(
+        err.to_string(),
+        format!("s3://{bucket}/absent.csv: object does not exist")
+    );
+}
