@@ -41,6 +41,38 @@ fn label(trans_num: &str, is_fraud: bool) -> Label {
     }
 }
 
+/// Records `(trans_num, is_fraud)` labels from `source`.
+async fn record(
+    labels: &LabelStore<'_, Client>,
+    rows: &[(&str, bool)],
+    source: &str,
+) -> LabelReport {
+    let rows: Vec<Label> = rows.iter().map(|&(t, y)| label(t, y)).collect();
+    labels.record(&rows, source).await.unwrap()
+}
+
+/// The stored label of `trans_num` and its source.
+async fn assert_label(
+    labels: &LabelStore<'_, Client>,
+    trans_num: &str,
+    expected: Option<(bool, &str)>,
+) {
+    let stored = labels.get(trans_num).await.unwrap();
+    assert_eq!(
+        stored.as_ref().map(|(y, s)| (*y, s.as_str())),
+        expected,
+        "{trans_num}"
+    );
+}
+
+/// A fresh migrated database in which `trans_nums` are scored (unlabelled).
+async fn scored_database(trans_nums: &[&str]) -> (ScratchDatabase, Client) {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    score(&client, trans_nums).await;
+    (db, client)
+}
+
 /// Scores `trans_nums` (unlabelled) so that labels for them are known.
 async fn score(client: &Client, trans_nums: &[&str]) {
     let rows: Vec<ScoredTransaction> = trans_nums
@@ -86,15 +118,10 @@ async fn the_payments_api_label_is_kept_with_the_result_by_both_claims() {
 
 #[tokio::test]
 async fn the_same_label_again_is_a_duplicate_and_changes_nothing() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    score(&client, &["a", "b"]).await;
+    let (_db, client) = scored_database(&["a", "b"]).await;
     let labels = LabelStore::new(&client);
 
-    let first = labels
-        .record(&[label("a", true), label("b", false)], "chargebacks")
-        .await
-        .unwrap();
+    let first = record(&labels, &[("a", true), ("b", false)], "chargebacks").await;
     assert_eq!(
         first,
         LabelReport {
@@ -104,13 +131,12 @@ async fn the_same_label_again_is_a_duplicate_and_changes_nothing() {
         }
     );
     // The batch again, with `a` twice: three duplicates, nothing recorded.
-    let again = labels
-        .record(
-            &[label("a", true), label("b", false), label("a", true)],
-            "analysts",
-        )
-        .await
-        .unwrap();
+    let again = record(
+        &labels,
+        &[("a", true), ("b", false), ("a", true)],
+        "analysts",
+    )
+    .await;
     assert_eq!(
         again,
         LabelReport {
@@ -121,36 +147,24 @@ async fn the_same_label_again_is_a_duplicate_and_changes_nothing() {
     );
     // The same row twice in one new batch: one recorded, one duplicate.
     score(&client, &["c"]).await;
-    let twice = labels
-        .record(&[label("c", true), label("c", true)], "chargebacks")
-        .await
-        .unwrap();
+    let twice = record(&labels, &[("c", true), ("c", true)], "chargebacks").await;
     assert_eq!((twice.recorded, twice.duplicates), (1, 1));
-    assert_eq!(
-        labels.get("a").await.unwrap(),
-        Some((true, "chargebacks".into()))
-    );
+    assert_label(&labels, "a", Some((true, "chargebacks"))).await;
 }
 
 #[tokio::test]
 async fn a_conflicting_label_is_refused_and_the_first_stays() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    score(&client, &["a", "b"]).await;
+    let (_db, client) = scored_database(&["a", "b"]).await;
     let labels = LabelStore::new(&client);
-    labels
-        .record(&[label("a", true)], "chargebacks")
-        .await
-        .unwrap();
+    record(&labels, &[("a", true)], "chargebacks").await;
 
     // `a` against the stored label; `b` against its first row in the same batch.
-    let report = labels
-        .record(
-            &[label("a", false), label("b", true), label("b", false)],
-            "analysts",
-        )
-        .await
-        .unwrap();
+    let report = record(
+        &labels,
+        &[("a", false), ("b", true), ("b", false)],
+        "analysts",
+    )
+    .await;
     assert_eq!(
         report,
         LabelReport {
@@ -172,29 +186,20 @@ async fn a_conflicting_label_is_refused_and_the_first_stays() {
             unknown: vec![],
         }
     );
-    assert_eq!(
-        labels.get("a").await.unwrap(),
-        Some((true, "chargebacks".into()))
-    );
-    assert_eq!(
-        labels.get("b").await.unwrap(),
-        Some((true, "analysts".into()))
-    );
+    assert_label(&labels, "a", Some((true, "chargebacks"))).await;
+    assert_label(&labels, "b", Some((true, "analysts"))).await;
 }
 
 #[tokio::test]
 async fn a_label_for_a_payment_never_scored_is_refused_as_unknown() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    score(&client, &["a"]).await;
+    let (_db, client) = scored_database(&["a"]).await;
     let labels = LabelStore::new(&client);
-    let report = labels
-        .record(
-            &[label("zz", true), label("a", false), label("zz", true)],
-            "chargebacks",
-        )
-        .await
-        .unwrap();
+    let report = record(
+        &labels,
+        &[("zz", true), ("a", false), ("zz", true)],
+        "chargebacks",
+    )
+    .await;
     assert_eq!(
         report,
         LabelReport {
@@ -204,7 +209,7 @@ async fn a_label_for_a_payment_never_scored_is_refused_as_unknown() {
             ..LabelReport::default()
         }
     );
-    assert_eq!(labels.get("zz").await.unwrap(), None);
+    assert_label(&labels, "zz", None).await;
     let stored: i64 = client
         .query_one("SELECT count(*) FROM labels", &[])
         .await
@@ -254,10 +259,12 @@ async fn live_quality_of_a_window_matches_the_hand_computed_figures_and_is_store
         )
         .await
         .unwrap();
-    let report = LabelStore::new(&client)
-        .record(&[label("q1", true), label("q6", false)], "chargebacks")
-        .await
-        .unwrap();
+    let report = record(
+        &LabelStore::new(&client),
+        &[("q1", true), ("q6", false)],
+        "chargebacks",
+    )
+    .await;
     assert_eq!(report.recorded, 2);
 
     let quality = QualityStore::new(&client);

@@ -16,16 +16,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use fraud_aws::S3Uri;
 use fraud_core::drift::MonitorAlert;
-use fraud_core::model::ForestParams;
 use fraud_core::scoring::Scorer;
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
 use fraud_core::{ModelArtifact, Transaction};
 use fraud_db::{ScoredLedger, ScoredTransaction};
 use fraud_fn_track::monitor::{monitor, MonitorConfig, MonitorIo, MonitorRequest};
-use fraud_generator::{Generator, GeneratorConfig};
+
+#[path = "../tests/support/generated.rs"]
+mod generated;
+use chrono::Utc;
+use generated::day;
 
 const DB: &str = "fraud_monitor_bench";
 
@@ -83,26 +84,10 @@ impl MonitorIo for LocalIo {
     }
 }
 
-fn day(d: u32) -> DateTime<Utc> {
-    (NaiveDate::from_ymd_opt(2019, 1, 1).unwrap() + chrono::Days::new(u64::from(d)))
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
-}
-
 async fn prepare_bench(dir: &Path, customers: u32, train_days: u32, live_days: u32) {
     std::fs::create_dir_all(dir).unwrap();
     let t = Instant::now();
-    let mut txs: Vec<Transaction> = Generator::new(GeneratorConfig {
-        customers,
-        days: train_days + live_days,
-        seed: 5,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .all()
-    .collect();
-    txs.sort_by_key(|t| t.event_time());
+    let txs = generated::payments(customers, train_days + live_days, 5);
     let file = std::fs::File::create(dir.join("payments.csv")).unwrap();
     fraud_core::csv_input::write_transactions(std::io::BufWriter::new(file), &txs).unwrap();
     eprintln!(
@@ -112,28 +97,7 @@ async fn prepare_bench(dir: &Path, customers: u32, train_days: u32, live_days: u
     );
 
     let t = Instant::now();
-    let training: Vec<Transaction> = txs
-        .iter()
-        .filter(|t| t.trans_date_trans_time.and_utc() < day(train_days))
-        .cloned()
-        .collect();
-    let params = ForestParams {
-        n_trees: 30,
-        seed: 1,
-        ..ForestParams::default()
-    };
-    let source = DataSource {
-        uri: "generated".into(),
-        sha256: "bench".into(),
-    };
-    let artifact = train_and_evaluate(
-        &prepare(training).unwrap(),
-        &source,
-        &[params],
-        TimeSplit::default(),
-        &|| {},
-    )
-    .unwrap();
+    let artifact = generated::small_forest(&txs, train_days, 1, "bench");
     std::fs::write(dir.join("model.json"), artifact.to_bytes()).unwrap();
     eprintln!(
         "trained {} in {:.1}s",

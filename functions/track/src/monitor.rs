@@ -58,7 +58,7 @@ use fraud_db::{GenericClient, ModelQuality, MonitorStore, MonitorWindow, Quality
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::labels::parse_time;
+use crate::labels::event_time;
 use crate::TrackError;
 
 /// The monitor's settings, read once at cold start (see the module doc for each).
@@ -159,12 +159,10 @@ impl MonitorRequest {
             report: Option<bool>,
         }
         let event: Event = serde_json::from_value(event).map_err(|e| bad(e.to_string()))?;
-        let time = |field: &str, value: Option<String>| {
-            value
-                .map(|v| parse_time(&v).map_err(|reason| bad(format!("field `{field}`: {reason}"))))
-                .transpose()
-        };
-        let (since, until) = (time("since", event.since)?, time("until", event.until)?);
+        let (since, until) = (
+            event_time("since", event.since)?,
+            event_time("until", event.until)?,
+        );
         if event.hours == Some(0) {
             return Err(bad("field `hours` must be at least 1"));
         }

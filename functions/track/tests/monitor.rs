@@ -9,66 +9,30 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use chrono::{DateTime, NaiveDate, Utc};
 use fraud_aws::S3Uri;
 use fraud_core::drift::{Finding, MonitorAlert, Thresholds};
-use fraud_core::model::ForestParams;
 use fraud_core::scoring::Scorer;
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
 use fraud_core::{ModelArtifact, Transaction, N_FEATURES};
 use fraud_db::scratch::ScratchDatabase;
 use fraud_db::{Client, MonitorStore, ScoredLedger, ScoredTransaction};
 use fraud_fn_track::monitor::{
     monitor, AwsMonitorIo, MonitorAnswer, MonitorConfig, MonitorIo, MonitorRequest,
 };
-use fraud_generator::{Generator, GeneratorConfig};
+
+#[path = "support/generated.rs"]
+mod generated;
+use chrono::Utc;
+use generated::day;
 
 const TRAIN_DAYS: u32 = 90;
 const LIVE_DAYS: u32 = 30;
-
-fn day(d: u32) -> DateTime<Utc> {
-    (NaiveDate::from_ymd_opt(2019, 1, 1).unwrap() + chrono::Days::new(u64::from(d)))
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
-}
 
 /// The model trained on the first 90 days, and all 120 days of payments (time order).
 fn base() -> &'static (ModelArtifact, Vec<Transaction>) {
     static BASE: OnceLock<(ModelArtifact, Vec<Transaction>)> = OnceLock::new();
     BASE.get_or_init(|| {
-        let mut txs: Vec<Transaction> = Generator::new(GeneratorConfig {
-            customers: 300,
-            days: TRAIN_DAYS + LIVE_DAYS,
-            seed: 11,
-            ..GeneratorConfig::default()
-        })
-        .unwrap()
-        .all()
-        .collect();
-        txs.sort_by_key(|t| t.event_time());
-        let training: Vec<Transaction> = txs
-            .iter()
-            .filter(|t| t.trans_date_trans_time.and_utc() < day(TRAIN_DAYS))
-            .cloned()
-            .collect();
-        let params = ForestParams {
-            n_trees: 30,
-            seed: 3,
-            ..ForestParams::default()
-        };
-        let source = DataSource {
-            uri: "generated".into(),
-            sha256: "seed-11".into(),
-        };
-        let artifact = train_and_evaluate(
-            &prepare(training).unwrap(),
-            &source,
-            &[params],
-            TimeSplit::default(),
-            &|| {},
-        )
-        .unwrap();
+        let txs = generated::payments(300, TRAIN_DAYS + LIVE_DAYS, 11);
+        let artifact = generated::small_forest(&txs, TRAIN_DAYS, 3, "seed-11");
         (artifact, txs)
     })
 }
