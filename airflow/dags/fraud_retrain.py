@@ -11,15 +11,13 @@ Train promotes the model itself only if it beats the current one (or `force`).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.decorators import dag, task
 from airflow.exceptions import AirflowException
-from airflow.models import Variable
 from airflow.models.param import Param
-from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 
-from fraud_common import aws_conn_id, function_name, invoke_config, parse_result
+from fraud_common import invoke, parse_result, s3_uris
 
 # train's Lambda timeout is 900 s; locally the first invoke also compiles it.
 TRAIN_READ_TIMEOUT = 1800
@@ -44,16 +42,9 @@ TRAIN_READ_TIMEOUT = 1800
 def fraud_retrain():
     @task
     def build_request(params=None) -> str:
-        uris = params.get("data_uris") or []
-        if isinstance(uris, str):
-            uris = [uris]
-        if not uris:
-            uris = json.loads(Variable.get("fraud_train_data_uris", default_var="[]"))
+        uris = s3_uris(params.get("data_uris"), "fraud_train_data_uris", "data_uris")
         if not uris:
             raise AirflowException("no training data: pass conf data_uris or set Variable fraud_train_data_uris")
-        bad = [u for u in uris if not (isinstance(u, str) and u.startswith("s3://"))]
-        if bad:
-            raise AirflowException(f"data_uris must be s3:// URIs: {bad}")
         request = {"data_uris": uris, "force": bool(params.get("force", False))}
         for key in ("trees", "seed"):
             if params.get(key) is not None:
@@ -61,16 +52,8 @@ def fraud_retrain():
         print(f"train request: {request}")
         return json.dumps(request)
 
-    train = LambdaInvokeFunctionOperator(
-        task_id="invoke_train",
-        function_name=function_name("train"),
-        invocation_type="RequestResponse",
-        payload=build_request(),
-        aws_conn_id=aws_conn_id(),
-        botocore_config=invoke_config(read_timeout=TRAIN_READ_TIMEOUT),
-        execution_timeout=timedelta(seconds=TRAIN_READ_TIMEOUT + 60),
-        retries=0,  # a training run is expensive; retry by re-triggering
-    )
+    # A training run is expensive: no retry; retry by re-triggering.
+    train = invoke("invoke_train", "train", build_request(), TRAIN_READ_TIMEOUT, retries=0)
 
     @task(multiple_outputs=False)
     def evaluate(payload: str, params=None, ti=None) -> dict:

@@ -51,6 +51,26 @@ async fn record(
     labels.record(&rows, source).await.unwrap()
 }
 
+/// A report of `received` rows, `recorded` of them new and `duplicates` already known,
+/// with no conflicts and no unknown payments.
+fn counts(received: u64, recorded: u64, duplicates: u64) -> LabelReport {
+    LabelReport {
+        received,
+        recorded,
+        duplicates,
+        ..LabelReport::default()
+    }
+}
+
+/// A refused label of `trans_num` against the `kept` one (so the refused is its opposite).
+fn conflict(trans_num: &str, kept: bool) -> LabelConflict {
+    LabelConflict {
+        trans_num: trans_num.into(),
+        kept,
+        refused: !kept,
+    }
+}
+
 /// The stored label of `trans_num` and its source.
 async fn assert_label(
     labels: &LabelStore<'_, Client>,
@@ -122,29 +142,10 @@ async fn the_same_label_again_is_a_duplicate_and_changes_nothing() {
     let labels = LabelStore::new(&client);
 
     let first = record(&labels, &[("a", true), ("b", false)], "chargebacks").await;
-    assert_eq!(
-        first,
-        LabelReport {
-            received: 2,
-            recorded: 2,
-            ..LabelReport::default()
-        }
-    );
+    assert_eq!(first, counts(2, 2, 0));
     // The batch again, with `a` twice: three duplicates, nothing recorded.
-    let again = record(
-        &labels,
-        &[("a", true), ("b", false), ("a", true)],
-        "analysts",
-    )
-    .await;
-    assert_eq!(
-        again,
-        LabelReport {
-            received: 3,
-            duplicates: 3,
-            ..LabelReport::default()
-        }
-    );
+    let rows = [("a", true), ("b", false), ("a", true)];
+    assert_eq!(record(&labels, &rows, "analysts").await, counts(3, 0, 3));
     // The same row twice in one new batch: one recorded, one duplicate.
     score(&client, &["c"]).await;
     let twice = record(&labels, &[("c", true), ("c", true)], "chargebacks").await;
@@ -159,31 +160,12 @@ async fn a_conflicting_label_is_refused_and_the_first_stays() {
     record(&labels, &[("a", true)], "chargebacks").await;
 
     // `a` against the stored label; `b` against its first row in the same batch.
-    let report = record(
-        &labels,
-        &[("a", false), ("b", true), ("b", false)],
-        "analysts",
-    )
-    .await;
+    let rows = [("a", false), ("b", true), ("b", false)];
     assert_eq!(
-        report,
+        record(&labels, &rows, "analysts").await,
         LabelReport {
-            received: 3,
-            recorded: 1,
-            duplicates: 0,
-            conflicts: vec![
-                LabelConflict {
-                    trans_num: "a".into(),
-                    kept: true,
-                    refused: false
-                },
-                LabelConflict {
-                    trans_num: "b".into(),
-                    kept: true,
-                    refused: false
-                },
-            ],
-            unknown: vec![],
+            conflicts: vec![conflict("a", true), conflict("b", true)],
+            ..counts(3, 1, 0)
         }
     );
     assert_label(&labels, "a", Some((true, "chargebacks"))).await;
@@ -194,19 +176,12 @@ async fn a_conflicting_label_is_refused_and_the_first_stays() {
 async fn a_label_for_a_payment_never_scored_is_refused_as_unknown() {
     let (_db, client) = scored_database(&["a"]).await;
     let labels = LabelStore::new(&client);
-    let report = record(
-        &labels,
-        &[("zz", true), ("a", false), ("zz", true)],
-        "chargebacks",
-    )
-    .await;
+    let rows = [("zz", true), ("a", false), ("zz", true)];
     assert_eq!(
-        report,
+        record(&labels, &rows, "chargebacks").await,
         LabelReport {
-            received: 3,
-            recorded: 1,
             unknown: vec!["zz".into(), "zz".into()],
-            ..LabelReport::default()
+            ..counts(3, 1, 0)
         }
     );
     assert_label(&labels, "zz", None).await;
