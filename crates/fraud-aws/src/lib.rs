@@ -17,9 +17,9 @@ pub use aws_config::SdkConfig;
 pub use aws_sdk_s3::Client as S3Client;
 pub use aws_sdk_sqs::Client as SqsClient;
 pub use model_store::{CurrentModel, ModelCache, ModelStore};
-pub use ports::S3Objects;
 #[cfg(feature = "lambda")]
 pub use ports::TrackFunction;
+pub use ports::{AlertError, ResultsBucket, S3Objects, ServedModel};
 pub use queue::AlertQueue;
 pub use rules_store::{CurrentRules, RulesCache, RulesStore, RulesUploadError};
 pub use s3::{get_bytes, put_bytes, s3_client, S3Uri};

@@ -6,6 +6,8 @@
 //!
 //! - [`ingest`]: poll the payments API (or stream a CSV) into the payments topic,
 //!   validated, deduplicated, rejects dead-lettered.
+//! - [`score`]: score a batch of payments (the stream) or decide one (the decision API):
+//!   card histories, the model and the rules, the ledger that makes it idempotent.
 //! - [`train`]: load training data, train, the promotion gate, the report, the run record.
 //! - [`track`]: recording a run (and mirroring it), reading the run log; [`track::labels`]:
 //!   later labels in, live quality out ([`monitoring`]: what they keep).
@@ -20,6 +22,7 @@ pub mod ingest;
 pub mod monitoring;
 pub mod ports;
 pub mod run;
+pub mod score;
 pub mod track;
 pub mod train;
 

@@ -1,0 +1,218 @@
+//! Scoring payments, two ways and one judgement:
+//!
+//! - **a batch** ([`Scoring::score_batch`], the stream): the records of one Kafka batch
+//!   decoded, every payment scored, its record written to the results file and the scored
+//!   topic, review and block as alerts; refused records dead-lettered with the reason;
+//! - **one payment** ([`Scoring::decide`], the decision API): decided in milliseconds while
+//!   it is being authorised.
+//!
+//! Both score with the model, then apply the rules document kept beside it, and both share
+//! the card histories and the ledger ([`ScoreDatabase`]):
+//!
+//! - Per-card history is loaded and saved once per batch. The batch's cards are locked
+//!   first (in card order), so when a producer does not key by card and one card's
+//!   payments are in two invocations at once, one waits for the other: no update is lost
+//!   or counted twice.
+//! - Redelivery never double-counts: every `trans_num` is claimed in the ledger inside the
+//!   same transaction that saves the histories, after the side effects succeeded. A
+//!   redelivered payment is recognised and produces no second alert. The card history
+//!   itself ignores a replayed `trans_num`.
+//! - A record that cannot be decoded or validated is dead-lettered with its reason; only
+//!   records that could not even be dead-lettered are reported back as batch item
+//!   failures.
+//!
+//! The systems are ports ([`ModelSource`], [`ScoreDatabase`], [`ScoredPublisher`],
+//! [`AlertSink`], [`ResultsStore`]), used through generics: this is the hot path, and a
+//! port call costs what a direct call costs.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use fraud_core::artifact::Assessment;
+use fraud_core::features::FeatureVector;
+use fraud_core::scoring::{DecidedBy, Decision, Outcome, Score};
+use fraud_core::{ModelArtifact, Transaction};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::ports::{AlertSink, ModelSource, ResultsStore, ScoreDatabase, ScoredPublisher};
+use crate::AdapterError;
+
+mod decide;
+mod stream;
+
+pub use decide::{one_payment, DecideError};
+
+/// One record of a batch, as the event source delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRecord {
+    /// Where it came from (`topic-partition@offset`): dead letters and batch item
+    /// failures name it.
+    pub id: String,
+    /// The value, base64 (absent for a record without one).
+    pub value: Option<String>,
+    /// The producer's timestamp (epoch ms).
+    pub published_at_ms: i64,
+}
+
+/// The answer to a batch: counts, and the records to retry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScoreResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+    pub received: usize,
+    pub scored: usize,
+    /// Payments already in the ledger (redelivered), nothing written for them.
+    pub duplicates: usize,
+    /// Payments the decision API had decided: their record and alert written now.
+    #[serde(default)]
+    pub decided_synchronously: usize,
+    pub alerts: usize,
+    pub dead_lettered: usize,
+    pub model_version: Option<String>,
+    /// URI of the results file written for this batch.
+    pub results_uri: Option<String>,
+}
+
+/// A record to retry, identified as `topic-partition@offset`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// Why a whole batch failed (the event source retries it; nothing was committed).
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("no usable model: {0}")]
+    Model(AdapterError),
+    #[error("no usable rules: {0}")]
+    Rules(AdapterError),
+    #[error("database: {0}")]
+    Db(AdapterError),
+    #[error("writing results: {0}")]
+    Results(AdapterError),
+    #[error("sending alerts: {0}")]
+    Alerts(AdapterError),
+    #[error("publishing to Kafka: {0}")]
+    Publish(AdapterError),
+}
+
+/// One scored payment as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredTransaction {
+    pub trans_num: String,
+    pub cc_num: u64,
+    /// When the payment happened (the transaction's `trans_date_trans_time`, as UTC).
+    pub event_time: DateTime<Utc>,
+    pub probability: f64,
+    pub decision: Decision,
+    pub model_version: String,
+    /// approve / review / block, after the rules.
+    pub outcome: Outcome,
+    /// The label the payment carried (the payments API's `is_fraud`), if any: the
+    /// first truth live quality is measured against.
+    pub is_fraud: Option<bool>,
+}
+
+impl ScoredTransaction {
+    /// The ledger row of a score; `event_time` is
+    /// `transaction.trans_date_trans_time.and_utc()`.
+    pub fn new(score: &Score, event_time: DateTime<Utc>) -> ScoredTransaction {
+        ScoredTransaction {
+            trans_num: score.trans_num.clone(),
+            cc_num: score.cc_num,
+            event_time,
+            probability: score.probability,
+            decision: score.decision,
+            model_version: score.model_version.clone(),
+            outcome: score.outcome,
+            is_fraud: None,
+        }
+    }
+
+    /// The same row with the label the payment carried (`transaction.is_fraud`).
+    pub fn labelled(self, is_fraud: Option<bool>) -> ScoredTransaction {
+        ScoredTransaction { is_fraud, ..self }
+    }
+
+    /// The ledger row of a scored payment, with the label it carried.
+    fn of(tx: &Transaction, score: &Score) -> ScoredTransaction {
+        ScoredTransaction::new(score, tx.trans_date_trans_time.and_utc()).labelled(tx.is_fraud)
+    }
+}
+
+/// What the ledger holds for a `trans_num` already decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    pub probability: f64,
+    /// approve / review / block (for rows written before outcomes were kept: the
+    /// alert decision, approve or block).
+    pub outcome: Outcome,
+    pub model_version: String,
+    /// `stream` or `decide`.
+    pub via: String,
+    /// The decision API's answer (JSON), for payments it decided.
+    pub answer: Option<String>,
+    pub scored_at: DateTime<Utc>,
+}
+
+/// The score use case over its ports: the model source, the database (one connection,
+/// taken in turn by batches and decisions), the publisher, the alert sink and the results
+/// store.
+pub struct Scoring<M, D, P, A, R> {
+    models: M,
+    db: Mutex<D>,
+    publisher: P,
+    alerts: A,
+    results: R,
+}
+
+impl<M, D, P, A, R> Scoring<M, D, P, A, R>
+where
+    M: ModelSource,
+    D: ScoreDatabase,
+    P: ScoredPublisher,
+    A: AlertSink,
+    R: ResultsStore,
+{
+    pub fn new(models: M, db: D, publisher: P, alerts: A, results: R) -> Self {
+        Scoring {
+            models,
+            db: Mutex::new(db),
+            publisher,
+            alerts,
+            results,
+        }
+    }
+
+    /// The model source (to warm it up, or read the model in service).
+    pub fn models(&self) -> &M {
+        &self.models
+    }
+}
+
+/// Milliseconds since `t`.
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// An adapter's error, boxed into a use case's error.
+fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> AdapterError {
+    Box::new(e)
+}
+
+/// The one judgement both paths make: the model's score, then the rules.
+fn judge(
+    model: &ModelArtifact,
+    rules: &fraud_rules::Rules,
+    tx: &Transaction,
+    features: &FeatureVector,
+    assessment: Assessment,
+) -> (Score, DecidedBy) {
+    rules.apply(
+        tx,
+        features,
+        Score::of_model(tx, assessment, &model.version),
+    )
+}
