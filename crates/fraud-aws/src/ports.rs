@@ -1,14 +1,17 @@
 //! The use cases' ports this crate implements: [`S3Objects`] (whole objects by
 //! `s3://` URI), the model store ([`ModelStorage`] for [`ModelStore`]), the score use
 //! case's [`ServedModel`] (model and rules caches), [`ResultsBucket`] (results files) and
-//! [`AlertSink`] for [`AlertQueue`], and, with the `lambda` feature, [`TrackFunction`]
-//! (the run log reached through the track function).
+//! [`AlertSink`] for [`AlertQueue`], with the `lambda` feature [`TrackFunction`] (the run
+//! log reached through the track function) and with the `sns` feature
+//! [`SnsAlerts`](crate::SnsAlerts) (the monitor's alerts).
 
 use std::sync::Arc;
 
 use fraud_core::artifact::ModelArtifact;
 use fraud_core::scoring::Alert;
-use fraud_pipeline::ports::{AlertSink, ModelSource, ModelStorage, ObjectSource, ResultsStore};
+use fraud_pipeline::ports::{
+    AlertSink, ArtifactSource, ModelSource, ModelStorage, ObjectSource, ResultsStore,
+};
 use fraud_rules::Rules;
 
 use crate::{
@@ -28,9 +31,15 @@ impl ObjectSource for S3Objects {
     }
 }
 
-impl ModelStorage for ModelStore {
+impl ArtifactSource for ModelStore {
     type Error = AwsError;
 
+    async fn load(&self, version: &str) -> Result<ModelArtifact, AwsError> {
+        ModelStore::load(self, version).await
+    }
+}
+
+impl ModelStorage for ModelStore {
     async fn put(&self, artifact: &ModelArtifact) -> Result<String, AwsError> {
         ModelStore::put(self, artifact).await
     }
@@ -48,10 +57,6 @@ impl ModelStorage for ModelStore {
         Ok(ModelStore::current(self)
             .await?
             .map(|current| current.version))
-    }
-
-    async fn load(&self, version: &str) -> Result<ModelArtifact, AwsError> {
-        ModelStore::load(self, version).await
     }
 
     async fn promote(&self, artifact: &ModelArtifact, uri: &str) -> Result<(), AwsError> {

@@ -11,6 +11,7 @@
 //! - [`train`]: load training data, train, the promotion gate, the report, the run record.
 //! - [`track`]: recording a run (and mirroring it), reading the run log; [`track::labels`]:
 //!   later labels in, live quality out ([`monitoring`]: what they keep).
+//! - [`ledger`]: the scored ledger's row, which scoring writes and monitoring reads.
 //! - [`run`]: the training run, the message train sends and track records.
 //!
 //! It depends on the domain (`fraud-core`) only: no cloud, Kafka, database or HTTP crate.
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ingest;
+pub mod ledger;
 pub mod monitoring;
 pub mod ports;
 pub mod run;

@@ -5,10 +5,12 @@
 //! | [`ObjectSource`] | whole objects by URI (training data, backfill CSVs, label files) | `fraud_aws::S3Objects` |
 //! | [`PaymentsApi`] | the payments API's current page | `fraud_payments_api::PaymentsApiClient` |
 //! | [`PaymentPublisher`] | the payments topic and its dead letters | Kafka (`fraud_kafka`), wired in the ingest function |
-//! | [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
+//! | [`ArtifactSource`], [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
 //! | [`RunReports`] | a training run's report, drawn and stored | `fraud-report` + S3, wired in the train function |
 //! | [`RunTracker`] | sending a run to the run log | `fraud_aws::TrackFunction` (the Lambda Invoke API) |
-//! | [`TrackingStore`] | the run log, later labels, live quality | `fraud_db::Tracking` (PostgreSQL) |
+//! | [`TrackingStore`] | the run log, later labels, live quality, the monitor's windows | `fraud_db::Tracking` (PostgreSQL) |
+//! | [`MonitorReports`] | a monitored window's report, drawn and stored | `fraud-report` + S3, wired in the track function |
+//! | [`MonitorAlerts`] | monitoring alerts (retrain) | `fraud_aws::SnsAlerts` (feature `sns`) |
 //! | [`RunMirror`] | a copy of each run for the MLflow UI | `fraud_mlflow::MlflowMirror` |
 //! | [`ModelSource`] | the model and the rules document in service (cached) | `fraud_aws::ServedModel` |
 //! | [`ScoreDatabase`], [`ScoreTransaction`] | card histories (locked per card) and the scored ledger, in one transaction | `fraud_db::ScoreDb` (PostgreSQL) |
@@ -23,13 +25,15 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use fraud_core::drift::{MonitorAlert, Thresholds};
 use fraud_core::features::CardHistory;
 use fraud_core::scoring::{Alert, ScoredRecord};
 use fraud_core::train::Prepared;
 use fraud_core::{ModelArtifact, Transaction};
 use fraud_rules::Rules;
 
-use crate::score::{LedgerEntry, ScoredTransaction};
+use crate::ledger::{LedgerEntry, ScoredTransaction};
+use crate::monitoring::{ModelQuality, MonitorWindow, WindowScore};
 use crate::TrainingRun;
 
 /// An error an adapter may return: a sentence, its cause kept as its source.
@@ -100,9 +104,18 @@ pub trait PaymentPublisher: Sync {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// Versioned model artifacts and the pointer to the one in service.
-pub trait ModelStorage: Sync {
+/// Model artifacts by version (what the monitor reads).
+pub trait ArtifactSource: Sync {
     type Error: PortError;
+    /// The artifact of a version.
+    fn load(
+        &self,
+        version: &str,
+    ) -> impl Future<Output = Result<ModelArtifact, Self::Error>> + Send;
+}
+
+/// Versioned model artifacts and the pointer to the one in service.
+pub trait ModelStorage: ArtifactSource {
     /// Stores an artifact under its version; returns its URI.
     fn put(
         &self,
@@ -117,11 +130,6 @@ pub trait ModelStorage: Sync {
     ) -> impl Future<Output = Result<String, Self::Error>> + Send;
     /// The version in service, if any.
     fn current_version(&self) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
-    /// The artifact of a version.
-    fn load(
-        &self,
-        version: &str,
-    ) -> impl Future<Output = Result<ModelArtifact, Self::Error>> + Send;
     /// Puts an artifact (stored at `uri`) in service.
     fn promote(
         &self,
@@ -215,7 +223,25 @@ pub trait TrackingStore: Sync {
         model_version: &str,
         since: Option<chrono::DateTime<chrono::Utc>>,
         until: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> impl Future<Output = Result<crate::monitoring::ModelQuality, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<ModelQuality, Self::Error>> + Send;
+    /// The model versions that scored payments in the window, oldest version first.
+    fn monitored_versions(
+        &self,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+    /// Every payment `model_version` scored in the window, with its label if any.
+    fn window_scores(
+        &self,
+        model_version: &str,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> impl Future<Output = Result<Vec<WindowScore>, Self::Error>> + Send;
+    /// Stores (or replaces) one monitored window.
+    fn store_window(
+        &self,
+        window: &MonitorWindow,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// Whether a run reached the mirror.
@@ -340,4 +366,28 @@ pub trait ResultsStore: Sync {
         key: &str,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+}
+
+/// A monitored window's report: drawn from its figures and stored.
+pub trait MonitorReports: Sync {
+    type Error: PortError;
+    /// Draws the window's report and stores it under `prefix`; the page's URI, `None`
+    /// when reports go nowhere.
+    fn write(
+        &self,
+        prefix: &str,
+        window: &MonitorWindow,
+        quality: &ModelQuality,
+        thresholds: &Thresholds,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+}
+
+/// Monitoring alerts (a model to retrain).
+pub trait MonitorAlerts: Sync {
+    type Error: PortError;
+    /// Publishes `alert`; its message id, `None` when alerts go nowhere.
+    fn publish(
+        &self,
+        alert: &MonitorAlert,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
 }

@@ -16,12 +16,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use fraud_aws::S3Uri;
-use fraud_core::drift::MonitorAlert;
+use fraud_core::drift::{MonitorAlert, Thresholds};
 use fraud_core::scoring::Scorer;
-use fraud_core::{ModelArtifact, Transaction};
-use fraud_db::{ScoredLedger, ScoredTransaction};
-use fraud_fn_track::monitor::{monitor, MonitorConfig, MonitorIo, MonitorRequest};
+use fraud_core::ModelArtifact;
+use fraud_db::{ScoredLedger, ScoredTransaction, Tracking};
+use fraud_fn_track::monitor::{monitor, report_files, MonitorConfig, MonitorPorts, MonitorRequest};
+use fraud_pipeline::monitoring::{ModelQuality, MonitorWindow};
+use fraud_pipeline::ports::{
+    split_s3_uri, ArtifactSource, MonitorAlerts, MonitorReports, ObjectSource,
+};
 
 #[path = "../tests/support/generated.rs"]
 mod generated;
@@ -50,36 +53,65 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Reads the artifact and the payments from the bench folder.
+/// Reads the artifact and the payments from the bench folder, writes the report there.
 struct LocalIo {
     dir: PathBuf,
 }
 
-impl MonitorIo for LocalIo {
-    async fn artifact(&self, _version: &str) -> Result<ModelArtifact, String> {
-        let bytes = std::fs::read(self.dir.join("model.json")).map_err(|e| e.to_string())?;
-        ModelArtifact::from_bytes(&bytes).map_err(|e| e.to_string())
+type LocalError = std::io::Error;
+
+impl LocalIo {
+    fn ports(&self) -> MonitorPorts<'_, LocalIo, LocalIo, LocalIo, LocalIo> {
+        MonitorPorts {
+            payments: self,
+            artifacts: Some(self),
+            reports: self,
+            alerts: self,
+        }
     }
-    async fn payments(&self, uri: &S3Uri) -> Result<Vec<Transaction>, String> {
-        let file = std::fs::File::open(self.dir.join(&uri.key)).map_err(|e| e.to_string())?;
-        fraud_core::csv_input::read_transactions(std::io::BufReader::new(file), |_| {})
-            .map_err(|e| e.to_string())
+}
+
+impl ObjectSource for LocalIo {
+    type Error = LocalError;
+    /// `s3://<any bucket>/<file>` is `<dir>/<file>`.
+    async fn read(&self, uri: &str) -> Result<Option<Vec<u8>>, LocalError> {
+        let (_, key) = split_s3_uri(uri).ok_or_else(|| LocalError::other(uri.to_owned()))?;
+        std::fs::read(self.dir.join(key)).map(Some)
     }
-    async fn put_report(
+}
+
+impl ArtifactSource for LocalIo {
+    type Error = LocalError;
+    async fn load(&self, _version: &str) -> Result<ModelArtifact, LocalError> {
+        let bytes = std::fs::read(self.dir.join("model.json"))?;
+        ModelArtifact::from_bytes(&bytes).map_err(LocalError::other)
+    }
+}
+
+impl MonitorReports for LocalIo {
+    type Error = LocalError;
+    async fn write(
         &self,
         prefix: &str,
-        files: Vec<fraud_report::ReportFile>,
-    ) -> Result<Option<String>, String> {
+        window: &MonitorWindow,
+        quality: &ModelQuality,
+        thresholds: &Thresholds,
+    ) -> Result<Option<String>, LocalError> {
+        let files = report_files(window, quality, thresholds).map_err(LocalError::other)?;
         let out = self.dir.join(prefix);
-        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&out)?;
         for f in files {
-            std::fs::write(out.join(f.name), f.bytes).map_err(|e| e.to_string())?;
+            std::fs::write(out.join(f.name), f.bytes)?;
         }
         Ok(Some(
             out.join(fraud_report::INDEX_FILE).display().to_string(),
         ))
     }
-    async fn publish(&self, _alert: &MonitorAlert) -> Result<Option<String>, String> {
+}
+
+impl MonitorAlerts for LocalIo {
+    type Error = LocalError;
+    async fn publish(&self, _alert: &MonitorAlert) -> Result<Option<String>, LocalError> {
         Ok(None)
     }
 }
@@ -154,7 +186,7 @@ async fn run_bench(dir: &Path) {
     let io = LocalIo {
         dir: dir.to_owned(),
     };
-    let config = MonitorConfig::from_lookup(|_| None).unwrap();
+    let thresholds = MonitorConfig::from_lookup(|_| None).unwrap().thresholds;
     let request = MonitorRequest::from_event(
         serde_json::json!({
             "action": "monitor",
@@ -166,7 +198,9 @@ async fn run_bench(dir: &Path) {
     )
     .unwrap();
     let t = Instant::now();
-    let answer = monitor(&client, &io, &config, request).await.unwrap();
+    let answer = monitor(&Tracking(&client), &io.ports(), &thresholds, request)
+        .await
+        .unwrap();
     let seconds = t.elapsed().as_secs_f64();
     let w = &answer.windows[0];
     let out = serde_json::json!({

@@ -14,10 +14,13 @@ use fraud_core::drift::{Finding, MonitorAlert, Thresholds};
 use fraud_core::scoring::Scorer;
 use fraud_core::{ModelArtifact, Transaction, N_FEATURES};
 use fraud_db::scratch::ScratchDatabase;
-use fraud_db::{Client, MonitorStore, ScoredLedger, ScoredTransaction};
+use fraud_db::{Client, MonitorStore, ScoredLedger, ScoredTransaction, Tracking};
 use fraud_fn_track::monitor::{
-    monitor, AwsMonitorIo, MonitorAnswer, MonitorConfig, MonitorIo, MonitorRequest,
+    monitor, report_files, AwsMonitor, MonitorAnswer, MonitorConfig, MonitorPorts, MonitorRequest,
+    ReportError,
 };
+use fraud_pipeline::monitoring::{ModelQuality, MonitorWindow};
+use fraud_pipeline::ports::{ArtifactSource, MonitorAlerts, MonitorReports, ObjectSource};
 
 #[path = "support/generated.rs"]
 mod generated;
@@ -71,29 +74,58 @@ async fn score_live(client: &Client, artifact: &ModelArtifact, txs: &[Transactio
 #[derive(Default)]
 struct MemoryIo {
     artifacts: HashMap<String, ModelArtifact>,
-    payments: HashMap<String, Vec<Transaction>>,
+    /// Payments files (CSV) by URI.
+    payments: HashMap<String, Vec<u8>>,
     published: Mutex<Vec<MonitorAlert>>,
     reports: Mutex<Vec<(String, Vec<&'static str>)>>,
 }
 
-impl MonitorIo for MemoryIo {
-    async fn artifact(&self, version: &str) -> Result<ModelArtifact, String> {
+impl MemoryIo {
+    fn insert_payments(&mut self, uri: &str, txs: &[Transaction]) {
+        let mut csv = Vec::new();
+        fraud_core::csv_input::write_transactions(&mut csv, txs).unwrap();
+        self.payments.insert(uri.into(), csv);
+    }
+
+    fn ports(&self) -> MonitorPorts<'_, MemoryIo, MemoryIo, MemoryIo, MemoryIo> {
+        MonitorPorts {
+            payments: self,
+            artifacts: Some(self),
+            reports: self,
+            alerts: self,
+        }
+    }
+}
+
+type MemoryError = std::io::Error;
+
+impl ObjectSource for MemoryIo {
+    type Error = MemoryError;
+    async fn read(&self, uri: &str) -> Result<Option<Vec<u8>>, MemoryError> {
+        Ok(self.payments.get(uri).cloned())
+    }
+}
+
+impl ArtifactSource for MemoryIo {
+    type Error = MemoryError;
+    async fn load(&self, version: &str) -> Result<ModelArtifact, MemoryError> {
         self.artifacts
             .get(version)
             .cloned()
-            .ok_or_else(|| format!("no artifact {version}"))
+            .ok_or_else(|| MemoryError::other(format!("no artifact {version}")))
     }
-    async fn payments(&self, uri: &S3Uri) -> Result<Vec<Transaction>, String> {
-        self.payments
-            .get(&uri.to_string())
-            .cloned()
-            .ok_or_else(|| format!("no payments at {uri}"))
-    }
-    async fn put_report(
+}
+
+impl MonitorReports for MemoryIo {
+    type Error = ReportError;
+    async fn write(
         &self,
         prefix: &str,
-        files: Vec<fraud_report::ReportFile>,
-    ) -> Result<Option<String>, String> {
+        window: &MonitorWindow,
+        quality: &ModelQuality,
+        thresholds: &Thresholds,
+    ) -> Result<Option<String>, ReportError> {
+        let files = report_files(window, quality, thresholds)?;
         let names = files.iter().map(|f| f.name).collect();
         self.reports
             .lock()
@@ -101,7 +133,11 @@ impl MonitorIo for MemoryIo {
             .push((prefix.to_owned(), names));
         Ok(Some(format!("memory://{prefix}/index.html")))
     }
-    async fn publish(&self, alert: &MonitorAlert) -> Result<Option<String>, String> {
+}
+
+impl MonitorAlerts for MemoryIo {
+    type Error = MemoryError;
+    async fn publish(&self, alert: &MonitorAlert) -> Result<Option<String>, MemoryError> {
         self.published.lock().unwrap().push(alert.clone());
         Ok(Some(format!("m-{}", self.published.lock().unwrap().len())))
     }
@@ -134,9 +170,16 @@ async fn run(
     let live = score_live(&client, &artifact, &txs).await;
     let mut io = MemoryIo::default();
     io.artifacts.insert(artifact.version.clone(), artifact);
-    io.payments.insert(PAYMENTS_URI.into(), txs);
+    io.insert_payments(PAYMENTS_URI, &txs);
     let config = MonitorConfig::from_lookup(|_| None).unwrap();
-    let answer = monitor(&client, &io, &config, request(true)).await.unwrap();
+    let answer = monitor(
+        &Tracking(&client),
+        &io.ports(),
+        &config.thresholds,
+        request(true),
+    )
+    .await
+    .unwrap();
     (answer, io, live, db)
 }
 
@@ -259,9 +302,14 @@ async fn without_payments_the_score_is_judged_and_feature_drift_is_said_not_to_b
     io.artifacts
         .insert(artifact.version.clone(), artifact.clone());
     let config = MonitorConfig::from_lookup(|_| None).unwrap();
-    let answer = monitor(&client, &io, &config, request(false))
-        .await
-        .unwrap();
+    let answer = monitor(
+        &Tracking(&client),
+        &io.ports(),
+        &config.thresholds,
+        request(false),
+    )
+    .await
+    .unwrap();
     let w = &answer.windows[0];
     let drift = w.monitor.drift.as_ref().unwrap();
     assert!(drift.score_psi.is_some() && drift.features.is_empty());
@@ -313,7 +361,7 @@ async fn on_the_stack_the_monitor_reads_s3_writes_its_report_and_publishes_to_sn
     })
     .unwrap();
     assert_eq!(config.thresholds, Thresholds::default());
-    let io = AwsMonitorIo::new(&aws, &config);
+    let io = AwsMonitor::new(&aws, &config);
     let mut event = serde_json::json!({
         "action": "monitor",
         "since": day(TRAIN_DAYS).to_rfc3339(),
@@ -322,7 +370,9 @@ async fn on_the_stack_the_monitor_reads_s3_writes_its_report_and_publishes_to_sn
     });
     event["model_version"] = artifact.version.clone().into();
     let request = MonitorRequest::from_event(event, 24, Utc::now()).unwrap();
-    let answer = monitor(&client, &io, &config, request).await.unwrap();
+    let answer = monitor(&Tracking(&client), &io.ports(), &config.thresholds, request)
+        .await
+        .unwrap();
     assert!(answer.alert);
     let w = &answer.windows[0];
     assert!(w.alert_message_id.is_some(), "published to SNS");

@@ -27,10 +27,9 @@
 
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use fraud_core::artifact::Assessment;
 use fraud_core::features::FeatureVector;
-use fraud_core::scoring::{DecidedBy, Decision, Outcome, Score};
+use fraud_core::scoring::{DecidedBy, Score};
 use fraud_core::{ModelArtifact, Transaction};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -41,6 +40,7 @@ use crate::AdapterError;
 mod decide;
 mod stream;
 
+pub use crate::ledger::{LedgerEntry, ScoredTransaction};
 pub use decide::{one_payment, DecideError};
 
 /// One record of a batch, as the event source delivered it.
@@ -96,65 +96,6 @@ pub enum ScoreError {
     Alerts(AdapterError),
     #[error("publishing to Kafka: {0}")]
     Publish(AdapterError),
-}
-
-/// One scored payment as the ledger keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScoredTransaction {
-    pub trans_num: String,
-    pub cc_num: u64,
-    /// When the payment happened (the transaction's `trans_date_trans_time`, as UTC).
-    pub event_time: DateTime<Utc>,
-    pub probability: f64,
-    pub decision: Decision,
-    pub model_version: String,
-    /// approve / review / block, after the rules.
-    pub outcome: Outcome,
-    /// The label the payment carried (the payments API's `is_fraud`), if any: the
-    /// first truth live quality is measured against.
-    pub is_fraud: Option<bool>,
-}
-
-impl ScoredTransaction {
-    /// The ledger row of a score; `event_time` is
-    /// `transaction.trans_date_trans_time.and_utc()`.
-    pub fn new(score: &Score, event_time: DateTime<Utc>) -> ScoredTransaction {
-        ScoredTransaction {
-            trans_num: score.trans_num.clone(),
-            cc_num: score.cc_num,
-            event_time,
-            probability: score.probability,
-            decision: score.decision,
-            model_version: score.model_version.clone(),
-            outcome: score.outcome,
-            is_fraud: None,
-        }
-    }
-
-    /// The same row with the label the payment carried (`transaction.is_fraud`).
-    pub fn labelled(self, is_fraud: Option<bool>) -> ScoredTransaction {
-        ScoredTransaction { is_fraud, ..self }
-    }
-
-    /// The ledger row of a scored payment, with the label it carried.
-    fn of(tx: &Transaction, score: &Score) -> ScoredTransaction {
-        ScoredTransaction::new(score, tx.trans_date_trans_time.and_utc()).labelled(tx.is_fraud)
-    }
-}
-
-/// What the ledger holds for a `trans_num` already decided.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LedgerEntry {
-    pub probability: f64,
-    /// approve / review / block (for rows written before outcomes were kept: the
-    /// alert decision, approve or block).
-    pub outcome: Outcome,
-    pub model_version: String,
-    /// `stream` or `decide`.
-    pub via: String,
-    /// The decision API's answer (JSON), for payments it decided.
-    pub answer: Option<String>,
-    pub scored_at: DateTime<Utc>,
 }
 
 /// The score use case over its ports: the model source, the database (one connection,
