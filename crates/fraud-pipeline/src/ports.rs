@@ -368,17 +368,23 @@ pub trait ResultsStore: Sync {
     ) -> impl Future<Output = Result<String, Self::Error>> + Send;
 }
 
+/// What a monitored window's report shows: the window's drift and verdict, its live
+/// quality, and the thresholds it was judged against.
+pub struct WindowReport<'a> {
+    pub window: &'a MonitorWindow,
+    pub quality: &'a ModelQuality,
+    pub thresholds: &'a Thresholds,
+}
+
 /// A monitored window's report: drawn from its figures and stored.
 pub trait MonitorReports: Sync {
     type Error: PortError;
-    /// Draws the window's report and stores it under `prefix`; the page's URI, `None`
-    /// when reports go nowhere.
+    /// Draws the report and stores it under `prefix`; the page's URI, `None` when
+    /// reports go nowhere.
     fn write(
         &self,
         prefix: &str,
-        window: &MonitorWindow,
-        quality: &ModelQuality,
-        thresholds: &Thresholds,
+        report: &WindowReport<'_>,
     ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
 }
 

@@ -22,7 +22,7 @@ use fraud_aws::{AlertQueue, ResultsBucket, ServedModel};
 use fraud_core::ModelArtifact;
 use fraud_db::ScoreDb;
 use fraud_pipeline::ports::ModelSource;
-use fraud_pipeline::score::Scoring;
+use fraud_pipeline::score::{ScorePorts, Scoring};
 
 mod config;
 pub mod http;
@@ -46,12 +46,20 @@ pub enum HandlerError {
     BadEvent(serde_json::Error),
 }
 
-/// The score use case over the function's adapters.
-pub type Pipeline = Scoring<ServedModel, ScoreDb, kafka::KafkaScored, AlertQueue, ResultsBucket>;
+/// The function's adapters for the score use case's ports.
+pub struct Adapters;
+
+impl ScorePorts for Adapters {
+    type Models = ServedModel;
+    type Db = ScoreDb;
+    type Publisher = kafka::KafkaScored;
+    type Alerts = AlertQueue;
+    type Results = ResultsBucket;
+}
 
 /// The score function's clients and caches, built once per container.
 pub struct Scorer {
-    scoring: Pipeline,
+    scoring: Scoring<Adapters>,
 }
 
 impl Scorer {

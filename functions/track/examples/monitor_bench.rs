@@ -16,15 +16,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use fraud_core::drift::{MonitorAlert, Thresholds};
+use fraud_core::drift::MonitorAlert;
 use fraud_core::scoring::Scorer;
 use fraud_core::ModelArtifact;
 use fraud_db::{ScoredLedger, ScoredTransaction, Tracking};
-use fraud_fn_track::monitor::{monitor, report_files, MonitorConfig, MonitorPorts, MonitorRequest};
-use fraud_pipeline::monitoring::{ModelQuality, MonitorWindow};
-use fraud_pipeline::ports::{
-    split_s3_uri, ArtifactSource, MonitorAlerts, MonitorReports, ObjectSource,
+use fraud_fn_track::monitor::{
+    monitor, Drawn, MonitorConfig, MonitorPorts, MonitorRequest, ReportSink,
 };
+use fraud_pipeline::ports::{split_s3_uri, ArtifactSource, MonitorAlerts, ObjectSource};
 
 #[path = "../tests/support/generated.rs"]
 mod generated;
@@ -60,17 +59,6 @@ struct LocalIo {
 
 type LocalError = std::io::Error;
 
-impl LocalIo {
-    fn ports(&self) -> MonitorPorts<'_, LocalIo, LocalIo, LocalIo, LocalIo> {
-        MonitorPorts {
-            payments: self,
-            artifacts: Some(self),
-            reports: self,
-            alerts: self,
-        }
-    }
-}
-
 impl ObjectSource for LocalIo {
     type Error = LocalError;
     /// `s3://<any bucket>/<file>` is `<dir>/<file>`.
@@ -88,16 +76,13 @@ impl ArtifactSource for LocalIo {
     }
 }
 
-impl MonitorReports for LocalIo {
+impl ReportSink for LocalIo {
     type Error = LocalError;
-    async fn write(
+    async fn put(
         &self,
         prefix: &str,
-        window: &MonitorWindow,
-        quality: &ModelQuality,
-        thresholds: &Thresholds,
+        files: Vec<fraud_report::ReportFile>,
     ) -> Result<Option<String>, LocalError> {
-        let files = report_files(window, quality, thresholds).map_err(LocalError::other)?;
         let out = self.dir.join(prefix);
         std::fs::create_dir_all(&out)?;
         for f in files {
@@ -198,7 +183,14 @@ async fn run_bench(dir: &Path) {
     )
     .unwrap();
     let t = Instant::now();
-    let answer = monitor(&Tracking(&client), &io.ports(), &thresholds, request)
+    let reports = Drawn(&io);
+    let ports = MonitorPorts {
+        payments: &io,
+        artifacts: Some(&io),
+        reports: &reports,
+        alerts: &io,
+    };
+    let answer = monitor(&Tracking(&client), &ports, &thresholds, request)
         .await
         .unwrap();
     let seconds = t.elapsed().as_secs_f64();

@@ -1,15 +1,16 @@
 //! The model monitor's wiring (issue 20): its settings from the environment, and its
 //! adapters: the run log's store (`fraud_db::Tracking`), payments files and artifacts in
 //! S3 ([`fraud_aws::S3Objects`], [`fraud_aws::ModelStore`]), the report drawn with
-//! `fraud-report` and stored in the models bucket ([`S3MonitorReports`]), alerts on SNS
+//! `fraud-report` and stored in the models bucket ([`Drawn`] [`S3Reports`]), alerts on SNS
 //! ([`fraud_aws::SnsAlerts`]). The use case, what it computes and how it judges, is
 //! [`fraud_pipeline::track::monitor`].
+
+use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use fraud_aws::{ModelStore, S3Objects, SnsAlerts};
 use fraud_core::drift::Thresholds;
-use fraud_pipeline::monitoring::{ModelQuality, MonitorWindow};
-use fraud_pipeline::ports::MonitorReports;
+use fraud_pipeline::ports::{MonitorReports, WindowReport};
 
 pub use fraud_pipeline::track::monitor::{
     monitor, MonitorAnswer, MonitorPorts, MonitorRequest, WindowAnswer,
@@ -80,10 +81,13 @@ impl MonitorConfig {
 
 /// The window's report (page + PNGs) through `fraud-report`.
 pub fn report_files(
-    window: &MonitorWindow,
-    quality: &ModelQuality,
-    thresholds: &Thresholds,
+    report: &WindowReport<'_>,
 ) -> Result<Vec<fraud_report::ReportFile>, fraud_report::ReportError> {
+    let WindowReport {
+        window,
+        quality,
+        thresholds,
+    } = report;
     let opt = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{x:.4}"));
     let time = |t: Option<DateTime<Utc>>| t.map_or("open".to_owned(), |t| t.to_rfc3339());
     let drift = window.drift.as_ref();
@@ -151,33 +155,69 @@ pub fn report_files(
     fraud_report::monitor::build_monitor(&input)
 }
 
-/// The monitor's reports in the models bucket (`<prefix>/index.html` and the figures),
-/// or nowhere without one.
-pub struct S3MonitorReports {
-    pub s3: fraud_aws::S3Client,
-    pub bucket: Option<String>,
+/// Where a drawn report's files go.
+pub trait ReportSink: Sync {
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Stores `files` under `prefix`; the page's URI, `None` when reports go nowhere.
+    fn put(
+        &self,
+        prefix: &str,
+        files: Vec<fraud_report::ReportFile>,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
 }
 
-/// Why a report was not stored.
+impl<S: ReportSink> ReportSink for &S {
+    type Error = S::Error;
+
+    fn put(
+        &self,
+        prefix: &str,
+        files: Vec<fraud_report::ReportFile>,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
+        (**self).put(prefix, files)
+    }
+}
+
+/// The monitor's reports: drawn with `fraud-report` ([`report_files`]), stored in `S`.
+pub struct Drawn<S>(pub S);
+
+/// Why a report was not drawn or stored.
 #[derive(Debug, thiserror::Error)]
-pub enum ReportError {
+pub enum ReportError<E: std::error::Error + 'static> {
     #[error("monitor report: {0}")]
     Draw(#[from] fraud_report::ReportError),
     #[error(transparent)]
-    Store(#[from] fraud_aws::AwsError),
+    Store(E),
 }
 
-impl MonitorReports for S3MonitorReports {
-    type Error = ReportError;
+impl<S: ReportSink> MonitorReports for Drawn<S> {
+    type Error = ReportError<S::Error>;
 
     async fn write(
         &self,
         prefix: &str,
-        window: &MonitorWindow,
-        quality: &ModelQuality,
-        thresholds: &Thresholds,
-    ) -> Result<Option<String>, ReportError> {
-        let files = report_files(window, quality, thresholds)?;
+        report: &WindowReport<'_>,
+    ) -> Result<Option<String>, Self::Error> {
+        let files = report_files(report)?;
+        self.0.put(prefix, files).await.map_err(ReportError::Store)
+    }
+}
+
+/// Report files in the models bucket (`<prefix>/index.html` and the figures), or nowhere
+/// without one.
+pub struct S3Reports {
+    pub s3: fraud_aws::S3Client,
+    pub bucket: Option<String>,
+}
+
+impl ReportSink for S3Reports {
+    type Error = fraud_aws::AwsError;
+
+    async fn put(
+        &self,
+        prefix: &str,
+        files: Vec<fraud_report::ReportFile>,
+    ) -> Result<Option<String>, fraud_aws::AwsError> {
         let Some(bucket) = &self.bucket else {
             return Ok(None);
         };
@@ -196,7 +236,7 @@ impl MonitorReports for S3MonitorReports {
 pub struct AwsMonitor {
     payments: S3Objects,
     artifacts: Option<ModelStore>,
-    reports: S3MonitorReports,
+    reports: Drawn<S3Reports>,
     alerts: SnsAlerts,
 }
 
@@ -208,17 +248,17 @@ impl AwsMonitor {
                 .models_bucket
                 .as_ref()
                 .map(|b| ModelStore::new(s3.clone(), b)),
-            reports: S3MonitorReports {
+            reports: Drawn(S3Reports {
                 s3: s3.clone(),
                 bucket: config.models_bucket.clone(),
-            },
+            }),
             payments: S3Objects(s3),
             alerts: SnsAlerts::new(aws, config.alerts_topic_arn.clone()),
         }
     }
 
     /// The ports the use case takes.
-    pub fn ports(&self) -> MonitorPorts<'_, S3Objects, ModelStore, S3MonitorReports, SnsAlerts> {
+    pub fn ports(&self) -> MonitorPorts<'_, S3Objects, ModelStore, Drawn<S3Reports>, SnsAlerts> {
         MonitorPorts {
             payments: &self.payments,
             artifacts: self.artifacts.as_ref(),

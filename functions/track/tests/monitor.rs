@@ -16,11 +16,10 @@ use fraud_core::{ModelArtifact, Transaction, N_FEATURES};
 use fraud_db::scratch::ScratchDatabase;
 use fraud_db::{Client, MonitorStore, ScoredLedger, ScoredTransaction, Tracking};
 use fraud_fn_track::monitor::{
-    monitor, report_files, AwsMonitor, MonitorAnswer, MonitorConfig, MonitorPorts, MonitorRequest,
-    ReportError,
+    monitor, AwsMonitor, Drawn, MonitorAnswer, MonitorConfig, MonitorPorts, MonitorRequest,
+    ReportSink,
 };
-use fraud_pipeline::monitoring::{ModelQuality, MonitorWindow};
-use fraud_pipeline::ports::{ArtifactSource, MonitorAlerts, MonitorReports, ObjectSource};
+use fraud_pipeline::ports::{ArtifactSource, MonitorAlerts, ObjectSource};
 
 #[path = "support/generated.rs"]
 mod generated;
@@ -86,15 +85,25 @@ impl MemoryIo {
         fraud_core::csv_input::write_transactions(&mut csv, txs).unwrap();
         self.payments.insert(uri.into(), csv);
     }
+}
 
-    fn ports(&self) -> MonitorPorts<'_, MemoryIo, MemoryIo, MemoryIo, MemoryIo> {
-        MonitorPorts {
-            payments: self,
-            artifacts: Some(self),
-            reports: self,
-            alerts: self,
-        }
-    }
+/// Runs the monitor (default thresholds) with everything but the database in `io`.
+async fn monitor_in_memory(
+    client: &Client,
+    io: &MemoryIo,
+    request: MonitorRequest,
+) -> MonitorAnswer {
+    let reports = Drawn(io);
+    let ports = MonitorPorts {
+        payments: io,
+        artifacts: Some(io),
+        reports: &reports,
+        alerts: io,
+    };
+    let thresholds = MonitorConfig::from_lookup(|_| None).unwrap().thresholds;
+    monitor(&Tracking(client), &ports, &thresholds, request)
+        .await
+        .unwrap()
 }
 
 type MemoryError = std::io::Error;
@@ -116,16 +125,13 @@ impl ArtifactSource for MemoryIo {
     }
 }
 
-impl MonitorReports for MemoryIo {
-    type Error = ReportError;
-    async fn write(
+impl ReportSink for MemoryIo {
+    type Error = MemoryError;
+    async fn put(
         &self,
         prefix: &str,
-        window: &MonitorWindow,
-        quality: &ModelQuality,
-        thresholds: &Thresholds,
-    ) -> Result<Option<String>, ReportError> {
-        let files = report_files(window, quality, thresholds)?;
+        files: Vec<fraud_report::ReportFile>,
+    ) -> Result<Option<String>, MemoryError> {
         let names = files.iter().map(|f| f.name).collect();
         self.reports
             .lock()
@@ -171,15 +177,7 @@ async fn run(
     let mut io = MemoryIo::default();
     io.artifacts.insert(artifact.version.clone(), artifact);
     io.insert_payments(PAYMENTS_URI, &txs);
-    let config = MonitorConfig::from_lookup(|_| None).unwrap();
-    let answer = monitor(
-        &Tracking(&client),
-        &io.ports(),
-        &config.thresholds,
-        request(true),
-    )
-    .await
-    .unwrap();
+    let answer = monitor_in_memory(&client, &io, request(true)).await;
     (answer, io, live, db)
 }
 
@@ -301,15 +299,7 @@ async fn without_payments_the_score_is_judged_and_feature_drift_is_said_not_to_b
     let mut io = MemoryIo::default();
     io.artifacts
         .insert(artifact.version.clone(), artifact.clone());
-    let config = MonitorConfig::from_lookup(|_| None).unwrap();
-    let answer = monitor(
-        &Tracking(&client),
-        &io.ports(),
-        &config.thresholds,
-        request(false),
-    )
-    .await
-    .unwrap();
+    let answer = monitor_in_memory(&client, &io, request(false)).await;
     let w = &answer.windows[0];
     let drift = w.monitor.drift.as_ref().unwrap();
     assert!(drift.score_psi.is_some() && drift.features.is_empty());

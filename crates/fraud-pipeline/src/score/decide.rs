@@ -19,10 +19,8 @@ use std::time::Instant;
 use fraud_core::scoring::{DecidedBy, DecisionAnswer, DecisionTimings};
 use fraud_core::Transaction;
 
-use super::{judge, ms, LedgerEntry, ScoredTransaction, Scoring};
-use crate::ports::{
-    AlertSink, ModelSource, ResultsStore, ScoreDatabase, ScoreTransaction, ScoredPublisher,
-};
+use super::{judge, ms, LedgerEntry, ScorePorts, ScoredTransaction, Scoring};
+use crate::ports::{ModelSource, ScoreDatabase, ScoreTransaction};
 
 /// Why a payment could not be decided.
 #[derive(Debug, thiserror::Error)]
@@ -76,14 +74,7 @@ fn answer_again(trans_num: &str, entry: LedgerEntry) -> DecisionAnswer {
     answer
 }
 
-impl<M, D, P, A, R> Scoring<M, D, P, A, R>
-where
-    M: ModelSource,
-    D: ScoreDatabase,
-    P: ScoredPublisher,
-    A: AlertSink,
-    R: ResultsStore,
-{
+impl<P: ScorePorts> Scoring<P> {
     /// Decides one payment (the request body: flat JSON or any encoding the stream
     /// accepts).
     pub async fn decide(&self, body: &[u8]) -> Result<DecisionAnswer, DecideError> {
@@ -99,7 +90,8 @@ where
             .rules()
             .await
             .map_err(|e| DecideError::Unavailable(format!("no usable rules: {e}")))?;
-        let unavailable = |e: D::Error| DecideError::Unavailable(e.to_string());
+        let unavailable =
+            |e: <P::Db as ScoreDatabase>::Error| DecideError::Unavailable(e.to_string());
 
         let t = Instant::now();
         let mut db = self.db.lock().await;

@@ -98,26 +98,34 @@ pub enum ScoreError {
     Publish(AdapterError),
 }
 
+/// The score use case's ports, named once: an adapter set is a type implementing this.
+pub trait ScorePorts {
+    type Models: ModelSource;
+    type Db: ScoreDatabase;
+    type Publisher: ScoredPublisher;
+    type Alerts: AlertSink;
+    type Results: ResultsStore;
+}
+
 /// The score use case over its ports: the model source, the database (one connection,
 /// taken in turn by batches and decisions), the publisher, the alert sink and the results
 /// store.
-pub struct Scoring<M, D, P, A, R> {
-    models: M,
-    db: Mutex<D>,
-    publisher: P,
-    alerts: A,
-    results: R,
+pub struct Scoring<P: ScorePorts> {
+    models: P::Models,
+    db: Mutex<P::Db>,
+    publisher: P::Publisher,
+    alerts: P::Alerts,
+    results: P::Results,
 }
 
-impl<M, D, P, A, R> Scoring<M, D, P, A, R>
-where
-    M: ModelSource,
-    D: ScoreDatabase,
-    P: ScoredPublisher,
-    A: AlertSink,
-    R: ResultsStore,
-{
-    pub fn new(models: M, db: D, publisher: P, alerts: A, results: R) -> Self {
+impl<P: ScorePorts> Scoring<P> {
+    pub fn new(
+        models: P::Models,
+        db: P::Db,
+        publisher: P::Publisher,
+        alerts: P::Alerts,
+        results: P::Results,
+    ) -> Self {
         Scoring {
             models,
             db: Mutex::new(db),
@@ -128,7 +136,7 @@ where
     }
 
     /// The model source (to warm it up, or read the model in service).
-    pub fn models(&self) -> &M {
+    pub fn models(&self) -> &P::Models {
         &self.models
     }
 }

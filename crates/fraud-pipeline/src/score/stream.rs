@@ -10,8 +10,8 @@ use fraud_core::scoring::{Alert, Decision, DecisionAnswer, Score, ScoredRecord};
 use fraud_core::Transaction;
 
 use super::{
-    boxed, judge, ms, BatchRecord, ItemFailure, ScoreError, ScoreResponse, ScoredTransaction,
-    Scoring,
+    boxed, judge, ms, BatchRecord, ItemFailure, ScoreError, ScorePorts, ScoreResponse,
+    ScoredTransaction, Scoring,
 };
 use crate::ports::{
     AlertSink, ModelSource, Rejected, ResultsStore, ScoreDatabase, ScoreTransaction,
@@ -86,14 +86,7 @@ fn alert_of(tx: &Transaction, score: &Score, threshold: f64, published_at: i64) 
     alert
 }
 
-impl<M, D, P, A, R> Scoring<M, D, P, A, R>
-where
-    M: ModelSource,
-    D: ScoreDatabase,
-    P: ScoredPublisher,
-    A: AlertSink,
-    R: ResultsStore,
-{
+impl<P: ScorePorts> Scoring<P> {
     /// Sends the dead letters, all at once; each one's delivery is awaited on its own, so
     /// one that cannot be written asks for its record's redelivery without holding up
     /// the others.
@@ -155,7 +148,7 @@ where
         let mut cards: Vec<u64> = payments.iter().map(|(tx, _, _)| tx.cc_num).collect();
         cards.sort_unstable();
         cards.dedup();
-        let db_err = |e: D::Error| ScoreError::Db(boxed(e));
+        let db_err = |e: <P::Db as ScoreDatabase>::Error| ScoreError::Db(boxed(e));
         let t = Instant::now();
         let mut db = self.db.lock().await;
         let txn = db.begin().await.map_err(db_err)?;

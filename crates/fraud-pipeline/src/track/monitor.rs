@@ -66,6 +66,7 @@ use super::labels::event_time;
 use crate::monitoring::{ModelQuality, MonitorWindow};
 use crate::ports::{
     split_s3_uri, ArtifactSource, MonitorAlerts, MonitorReports, ObjectSource, TrackingStore,
+    WindowReport,
 };
 
 /// `{"action": "monitor", …}`.
@@ -340,7 +341,14 @@ where
         let prefix = format!("monitor/{version}/{}_{}", stamp(since), stamp(until));
         window.report_uri = io
             .reports
-            .write(&prefix, &window, &quality, thresholds)
+            .write(
+                &prefix,
+                &WindowReport {
+                    window: &window,
+                    quality: &quality,
+                    thresholds,
+                },
+            )
             .await
             .map_err(|e| TrackError::Monitor(e.to_string()))?;
     }
