@@ -30,10 +30,8 @@
 #   default), REPORT (the markdown file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_STARTED=$(date +%s)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-QUICK="${QUICK:-0}"
+# shellcheck source=lib/start.sh
+source bench/lib/start.sh
 if [[ "$QUICK" == 1 ]]; then
   WORK="out/bench-decide-quick"
   DURATION="${DURATION:-3}" WARMUP_SECS="${WARMUP_SECS:-2}"
@@ -83,6 +81,8 @@ eval "$(bash localstack/stack.sh env)"
 say "Python (load generator, anchor) in bench/.venv"
 source bench/lib/venv.sh
 bench_venv
+# shellcheck source=lib/models.sh
+source bench/lib/models.sh
 
 say "building (release): fraud-score, fraudctl"
 cargo build --release --locked -p fraud-fn-score -p fraudctl 2>&1 | tail -n 2
@@ -94,29 +94,13 @@ if [[ -f "$MODELS/model/model.json" && -f "$MODELS/sklearn.joblib" && -f "$MODEL
   say "models: reusing $MODELS ($TREES trees each)"
 else
   say "models: ours and scikit-learn's on the same generated data ($TREES trees each)"
-  rm -rf "$MODELS"; mkdir -p "$MODELS"
-  "$BIN/fraudctl" generate --customers "$TRAIN_CUSTOMERS" --days "$TRAIN_DAYS" --seed 7 \
-    --out "$MODELS/train.csv" >/dev/null
-  "$BIN/fraudctl" train --learner cart --max-features 6 --trees "$TREES" --seed 1 --no-report \
-    --data "$MODELS/train.csv" --out "$MODELS/model" >/dev/null
-  "$BIN/fraudctl" features --data "$MODELS/train.csv" --out "$MODELS/features.csv" >/dev/null
-  "$PY" bench/reference/rf_train.py --save-model "$MODELS/sklearn.joblib" -- "$MODELS/features.csv" \
-    --trees "$TREES" --seed 1 > "$MODELS/sklearn_train.json"
-  rm -f "$MODELS/features.csv" "$MODELS/train.csv"
+  rm -rf "$MODELS"
+  train_models "$MODELS" "$MODELS/sklearn_train.json" "$TRAIN_CUSTOMERS" "$TRAIN_DAYS" "$TREES"
 fi
 # Promote ours as the train function does (artifact under models/<version>/, then the
 # pointer), into the benchmark's own bucket; the rules document beside it.
 aws s3api head-bucket --bucket "$BENCH_MODELS_BUCKET" >/dev/null 2>&1 || aws s3 mb "s3://$BENCH_MODELS_BUCKET" >/dev/null
-VERSION=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$MODELS/model/model.json")
-aws s3 cp --quiet "$MODELS/model/model.json" "s3://$BENCH_MODELS_BUCKET/models/$VERSION/model.json"
-"$PY" - "$MODELS/model/model.json" "s3://$BENCH_MODELS_BUCKET/models/$VERSION/model.json" > "$WORK/current.json" <<'PY'
-import datetime, json, sys
-m = json.load(open(sys.argv[1]))
-print(json.dumps({"version": m["version"], "uri": sys.argv[2],
-                  "promoted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                  "test_pr_auc": m["metrics"]["test"]["pr_auc"]}))
-PY
-aws s3 cp --quiet "$WORK/current.json" "s3://$BENCH_MODELS_BUCKET/models/current.json"
+promote_model "$MODELS/model/model.json" "$BENCH_MODELS_BUCKET" "$WORK"
 "$BIN/fraudctl" rules push rules/example.json --bucket "$BENCH_MODELS_BUCKET" | sed 's/^/  /'
 SK_THRESHOLD=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["threshold"])' "$MODELS/sklearn_train.json")
 echo "  ours: model $VERSION promoted in s3://$BENCH_MODELS_BUCKET; scikit-learn: $MODELS/sklearn.joblib (threshold $SK_THRESHOLD)"

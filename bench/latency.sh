@@ -33,10 +33,8 @@
 #   KAFKA_LINGER_MS, KAFKA_COMPRESSION, when set, go to the score function (its producer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_STARTED=$(date +%s)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-QUICK="${QUICK:-0}"
+# shellcheck source=lib/start.sh
+source bench/lib/start.sh
 if [[ "$QUICK" == 1 ]]; then
   WORK="out/bench-latency-quick"
   RATES="${RATES:-1000}" DURATION="${DURATION:-5}" STEP_RATES="${STEP_RATES:-}"
@@ -88,6 +86,8 @@ eval "$(bash localstack/stack.sh env)"
 say "Python reference in bench/.venv"
 source bench/lib/venv.sh
 bench_venv
+# shellcheck source=lib/models.sh
+source bench/lib/models.sh
 
 say "building (release): fraud-bridge, fraud-score, fraud-notify, fraudctl"
 cargo build --release --locked -p fraud-bridge -p fraud-fn-score -p fraud-fn-notify -p fraudctl 2>&1 | tail -n 2
@@ -95,24 +95,9 @@ BIN="$CARGO_TARGET_DIR/release"
 BRIDGE="$BIN/fraud-bridge"
 
 say "models: ours and scikit-learn's on the same generated data ($TREES trees each)"
-"$BIN/fraudctl" generate --customers "$TRAIN_CUSTOMERS" --days "$TRAIN_DAYS" --seed 7 \
-  --out "$WORK/data/train.csv" >/dev/null
-"$BIN/fraudctl" train --learner cart --max-features 6 --trees "$TREES" --seed 1 --no-report \
-  --data "$WORK/data/train.csv" --out "$WORK/model" >/dev/null
-"$BIN/fraudctl" features --data "$WORK/data/train.csv" --out "$WORK/data/features.csv" >/dev/null
-"$PY" bench/reference/rf_train.py --save-model "$WORK/sklearn.joblib" -- "$WORK/data/features.csv" \
-  --trees "$TREES" --seed 1 > "$RESULTS/sklearn_train.json"
+train_models "$WORK" "$RESULTS/sklearn_train.json" "$TRAIN_CUSTOMERS" "$TRAIN_DAYS" "$TREES"
 # Promote ours as the train function would: artifact under models/<version>/, then the pointer.
-VERSION=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$WORK/model/model.json")
-aws s3 cp --quiet "$WORK/model/model.json" "s3://$FRAUD_MODELS_BUCKET/models/$VERSION/model.json"
-"$PY" - "$WORK/model/model.json" "s3://$FRAUD_MODELS_BUCKET/models/$VERSION/model.json" > "$WORK/current.json" <<'PY'
-import datetime, json, sys
-m = json.load(open(sys.argv[1]))
-print(json.dumps({"version": m["version"], "uri": sys.argv[2],
-                  "promoted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                  "test_pr_auc": m["metrics"]["test"]["pr_auc"]}))
-PY
-aws s3 cp --quiet "$WORK/current.json" "s3://$FRAUD_MODELS_BUCKET/models/current.json"
+promote_model "$WORK/model/model.json" "$FRAUD_MODELS_BUCKET" "$WORK"
 echo "  ours: model $VERSION promoted; scikit-learn: $WORK/sklearn.joblib"
 
 say "functions behind the Lambda Invoke API (cargo lambda watch --release), webhook sink, SQS bridge"
@@ -187,13 +172,29 @@ PY
 # first use: Tansu's sqlite:// storage does not).
 create_topic "$SCORED_TOPIC" "$PY_SCORED_TOPIC"
 
+# start_run SIDE NAME RATE SECONDS TOPIC CSV SEED_EXTRA: sets n (RATE × SECONDS) and writes
+# that many payments to CSV (seeded by the run, the rate, the seconds and SEED_EXTRA), then
+# creates TOPIC.
+start_run() {
+  n=$("$PY" -c "print(round($3 * $4))")
+  payments "$n" "$((RUN_ID % 100000 + $3 + $4 + $7))" "$6"
+  create_topic "$5" || return 1
+  echo "  $1 $2: $n payments at $3 msg/s (load $(loadavg))"
+}
+
+# scored_end SCORED_TOPIC SOURCE_TOPIC LOG: where SCORED_TOPIC ends now (empty when it
+# cannot be read): a run's collector reads from there, not through every earlier run's
+# records (slow on S3 storage; the topic is shared with other runs).
+scored_end() {
+  local end; end=$("$BRIDGE" latency --topic "$1" --source-topic "$2" --expect 0 \
+    --print-end-offsets 2> "$3") || end=""
+  echo "$end"
+}
+
 # run_ours NAME RATE SECONDS
 run_ours() {
-  local name=$1 rate=$2 secs=$3 topic="bench-$RUN_ID-ours-$1"
-  local n; n=$("$PY" -c "print(round($rate * $secs))")
-  payments "$n" "$((RUN_ID % 100000 + rate + secs))" "$WORK/data/$name.csv"
-  create_topic "$topic" || return 1
-  echo "  ours $name: $n payments at $rate msg/s (load $(loadavg))"
+  local name=$1 rate=$2 secs=$3 topic="bench-$RUN_ID-ours-$1" n
+  start_run ours "$name" "$rate" "$secs" "$topic" "$WORK/data/$name.csv" 0 || return 1
   # The score function's `batch scored` lines of this run (its step timings): from here on.
   local score_from; score_from=$(($(wc -l < "$WORK/logs/watch.log") + 1))
   "$BRIDGE" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
@@ -202,10 +203,7 @@ run_ours() {
   local bridge=$!
   pids+=("$bridge")
   wait_line "$WORK/logs/bridge-kafka-$name.log" "partitions assigned" 60 || return 1
-  # Where the scored topic ends now: the collector reads from there, not through every
-  # earlier run's records (slow on S3 storage; the topic is shared with other runs).
-  local scored_from; scored_from=$("$BRIDGE" latency --topic "$SCORED_TOPIC" --source-topic "$topic" --expect 0 \
-    --print-end-offsets 2> "$WORK/logs/offsets-$name.log") || scored_from=""
+  local scored_from; scored_from=$(scored_end "$SCORED_TOPIC" "$topic" "$WORK/logs/offsets-$name.log")
   "$BRIDGE" produce --topic "$topic" --data "$WORK/data/$name.csv" --rate "$rate" --duration-secs "$secs" \
     > "$RESULTS/produce_ours_$name.json" 2> >(tee "$WORK/logs/produce-$name.log" | grep -E "^produce: +[0-9]*[05]\.0 s|sent [0-9]+ in" | sed 's/^/    /' >&2)
   "$BRIDGE" latency --topic "$SCORED_TOPIC" --source-topic "$topic" --expect "$n" --alerts "$WORK/alerts.jsonl" \
@@ -220,11 +218,8 @@ run_ours() {
 
 # run_python NAME RATE SECONDS
 run_python() {
-  local name=$1 rate=$2 secs=$3 topic="bench-$RUN_ID-py-$1"
-  local n; n=$("$PY" -c "print(round($rate * $secs))")
-  payments "$n" "$((RUN_ID % 100000 + rate + secs + 7))" "$WORK/data/py-$name.csv"
-  create_topic "$topic" || return 1
-  echo "  Python $name: $n payments at $rate msg/s (load $(loadavg))"
+  local name=$1 rate=$2 secs=$3 topic="bench-$RUN_ID-py-$1" n
+  start_run Python "$name" "$rate" "$secs" "$topic" "$WORK/data/py-$name.csv" 7 || return 1
   rm -f "$WORK/py-ready"
   OMP_NUM_THREADS=1 "$PY" bench/reference/kafka_consumer.py "$WORK/sklearn.joblib" --brokers "$KAFKA_BROKERS" \
     --topic "$topic" --scored-topic "$PY_SCORED_TOPIC" --expect "$n" --max-seconds "$((secs + DRAIN_SECS))" \
@@ -233,8 +228,7 @@ run_python() {
   pids+=("$consumer")
   for _ in $(seq 1 300); do [[ -f "$WORK/py-ready" ]] && break; sleep 0.2; done
   [[ -f "$WORK/py-ready" ]] || { echo "the Python consumer did not get its partitions" >&2; exit 1; }
-  local scored_from; scored_from=$("$BRIDGE" latency --topic "$PY_SCORED_TOPIC" --source-topic "$topic" --expect 0 \
-    --print-end-offsets 2> "$WORK/logs/offsets-py-$name.log") || scored_from=""
+  local scored_from; scored_from=$(scored_end "$PY_SCORED_TOPIC" "$topic" "$WORK/logs/offsets-py-$name.log")
   "$BRIDGE" produce --topic "$topic" --data "$WORK/data/py-$name.csv" --rate "$rate" --duration-secs "$secs" \
     > "$RESULTS/produce_py_$name.json" 2> >(tee "$WORK/logs/produce-py-$name.log" | grep -E "sent [0-9]+ in" | sed 's/^/    /' >&2)
   wait "$consumer" || true
@@ -247,38 +241,27 @@ say "warm-up (not measured): score and notify started, model loaded, connections
 run_ours warmup 100 3 > "$WORK/logs/warmup.txt" 2>&1 || { cat "$WORK/logs/warmup.txt"; exit 1; }
 tail -n 2 "$WORK/logs/warmup.txt"
 
-for rate in $RATES; do
-  say "ours at $rate msg/s for $DURATION s (batch size $BATCH_SIZE, max wait $MAX_WAIT_MS ms)"
-  run_ours "r$rate" "$rate" "$DURATION" || { echo "ours at $rate msg/s failed" >&2; exit 1; }
-done
-for rate in $STEP_RATES; do
-  say "ours, step search: $rate msg/s for $STEP_DURATION s"
-  run_ours "step$rate" "$rate" "$STEP_DURATION" || { echo "ours at $rate msg/s failed" >&2; exit 1; }
-done
-for rate in $PY_RATES; do
-  say "Python reference at $rate msg/s for $DURATION s"
-  run_python "r$rate" "$rate" "$DURATION" || { echo "Python at $rate msg/s failed" >&2; exit 1; }
-done
-for rate in $PY_STEP_RATES; do
-  say "Python reference, step search: $rate msg/s for $STEP_DURATION s"
-  run_python "step$rate" "$rate" "$STEP_DURATION" || { echo "Python at $rate msg/s failed" >&2; exit 1; }
-done
+# run_rates RUNNER SIDE HEADING PREFIX SECONDS NOTE RATES...: one RUNNER run (run_ours,
+# run_python) per rate, named PREFIX<rate>, announced as "HEADING <rate> msg/s for SECONDS
+# sNOTE"; the first failure ends the benchmark.
+run_rates() {
+  local runner=$1 side=$2 heading=$3 prefix=$4 secs=$5 note=$6 rate
+  shift 6
+  for rate in "$@"; do
+    say "$heading $rate msg/s for $secs s$note"
+    "$runner" "$prefix$rate" "$rate" "$secs" || { echo "$side at $rate msg/s failed" >&2; exit 1; }
+  done
+}
+# shellcheck disable=SC2086 # the rate lists split into words
+{
+  run_rates run_ours ours "ours at" r "$DURATION" " (batch size $BATCH_SIZE, max wait $MAX_WAIT_MS ms)" $RATES
+  run_rates run_ours ours "ours, step search:" step "$STEP_DURATION" "" $STEP_RATES
+  run_rates run_python Python "Python reference at" r "$DURATION" "" $PY_RATES
+  run_rates run_python Python "Python reference, step search:" step "$STEP_DURATION" "" $PY_STEP_RATES
+}
 
 # --- Report ---------------------------------------------------------------------------
-"$PY" - "$RESULTS/machine.json" <<'PY'
-import datetime, json, os, platform, subprocess, sys
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-mem_kb = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
-import sklearn, confluent_kafka
-json.dump({
-    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    "nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem_kb / 1024 / 1024, 1),
-    "loadavg_end": open("/proc/loadavg").read().split()[0],
-    "rustc": subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip(),
-    "python": platform.python_version(), "sklearn": sklearn.__version__,
-    "confluent_kafka": confluent_kafka.version()[0] if isinstance(confluent_kafka.version(), tuple) else confluent_kafka.version(), "librdkafka": confluent_kafka.libversion()[0],
-}, open(sys.argv[1], "w"))
-PY
+"$PY" bench/machine.py "$RESULTS/machine.json" --load-key loadavg_end --kafka
 # The broker's storage engine, from the running Tansu (the stack may have been started earlier).
 KAFKA_STORAGE_USED=$(ps -eo args | grep "[t]ansu broker .*:${KAFKA_BROKERS##*:} " | grep -o -- '--storage-engine [^ ]*' \
   | cut -d' ' -f2 | head -n 1)

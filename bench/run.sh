@@ -14,10 +14,8 @@
 #   LATENCY=1 (then also run bench/latency.sh: end to end on the local stack, ~10 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_STARTED=$(date +%s)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-QUICK="${QUICK:-0}"
+# shellcheck source=lib/start.sh
+source bench/lib/start.sh
 WORK="out/bench"
 [[ "$QUICK" == 1 ]] && WORK="out/bench-quick"
 RESULTS="$WORK/results"
@@ -99,28 +97,7 @@ printf '{%s"example_bytes": %d, "example_stripped_bytes": %d}\n' "$fn_sizes" \
   "$(stat -c %s "$SCORE_EXAMPLE")" "$(stat -c %s "$WORK/score_throughput.stripped")" > "$RESULTS/binary.json"
 
 # --- Machine facts ---------------------------------------------------------------------
-"$PY" - "$RESULTS/machine.json" "$QUICK" <<'PY'
-import json, os, platform, subprocess, sys, datetime
-def cmd(*a):
-    try:
-        return subprocess.run(a, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "not found"
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-mem_kb = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
-import sklearn, numpy, pandas, threadpoolctl
-json.dump({
-    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    "nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem_kb / 1024 / 1024, 1),
-    "loadavg_start": open("/proc/loadavg").read().split()[0],
-    "rustc": cmd("rustc", "--version"), "python": platform.python_version(),
-    "sklearn": sklearn.__version__, "numpy": numpy.__version__, "pandas": pandas.__version__,
-    "blas": [f'{i.get("internal_api")} {i.get("version")} ({i.get("architecture")})'
-             for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"],
-    "openblas_env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ},
-    "quick": sys.argv[2] == "1",
-}, open(sys.argv[1], "w"))
-PY
+"$PY" bench/machine.py "$RESULTS/machine.json" --load-key loadavg_start --numeric --quick "$QUICK"
 
 # --- Generator (also makes the data) ---------------------------------------------------
 say "generator: fraudctl generate vs numpy/pandas ($CUSTOMERS cards x $DAYS days)"

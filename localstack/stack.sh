@@ -462,6 +462,21 @@ wait_healthy() {
     done
 }
 
+# A service already running (PID set) is reused: wait until it is healthy, note the reuse
+# and succeed. Otherwise its stale pid file goes, PORT must be free, and this fails: start it.
+# reuse_running SERVICE PID PORT
+reuse_running() {
+    local svc=$1 pid=$2 port=$3
+    if [[ -n $pid ]]; then
+        wait_healthy "$svc" "$pid" "${svc}_healthy"
+        START_NOTE[$svc]="already running (reused)"
+        return 0
+    fi
+    rm -f "$RUN/$svc.pid"
+    require_port_free "$svc" "$port"
+    return 1
+}
+
 # ---------------------------------------------------------------------------
 # Services
 # ---------------------------------------------------------------------------
@@ -470,13 +485,7 @@ declare -A START_TIME=() START_NOTE=()
 start_localstack() {
     local pid t0
     pid="$(service_pid localstack)"
-    if [[ -n $pid ]]; then
-        wait_healthy localstack "$pid" localstack_healthy
-        START_NOTE[localstack]="already running (reused)"
-        return 0
-    fi
-    rm -f "$RUN/localstack.pid"
-    require_port_free localstack "$LS_PORT"
+    reuse_running localstack "$pid" "$LS_PORT" && return 0
     # OVERRIDE_IN_DOCKER=0: machines with /.dockerenv would otherwise make LocalStack
     # use /var/lib/localstack and /tmp/localstack instead of FILESYSTEM_ROOT.
     mkdir -p "$STATE/localstack/volume" "$STATE/localstack/fs"
@@ -523,13 +532,7 @@ start_tansu() {
         rm -f "$RUN/tansu.pid"
         pid=""
     fi
-    if [[ -n $pid ]]; then
-        wait_healthy tansu "$pid" tansu_healthy
-        START_NOTE[tansu]="already running (reused)"
-        return 0
-    fi
-    rm -f "$RUN/tansu.pid"
-    require_port_free tansu "$KAFKA_PORT"
+    reuse_running tansu "$pid" "$KAFKA_PORT" && return 0
     # Durable storage lives in the LocalStack bucket 'tansu': create it first.
     "$VENV/bin/python" "$SCRIPT_DIR/seed.py" --bucket tansu >>"$LOGS/seed.log" 2>&1 ||
         die "could not create the S3 bucket 'tansu' on LocalStack (see $LOGS/seed.log)"
@@ -564,13 +567,7 @@ ensure_pg_traversable() {
 start_postgres() {
     local pid t0 t_init=""
     pid="$(service_pid postgres)"
-    if [[ -n $pid ]]; then
-        wait_healthy postgres "$pid" postgres_healthy
-        START_NOTE[postgres]="already running (reused)"
-        return 0
-    fi
-    rm -f "$RUN/postgres.pid"
-    require_port_free postgres "$PG_PORT"
+    reuse_running postgres "$pid" "$PG_PORT" && return 0
     (( ${#PG_SOCK} < 90 )) || die "socket dir path too long for a unix socket: $PG_SOCK (set a shorter FRAUD_STACK_DIR)"
     ensure_pg_traversable
     mkdir -p "$PG_DIR" "$PG_SOCK"

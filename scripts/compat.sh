@@ -20,16 +20,11 @@ OUT="${OUT:-out/compat}"
 MESSAGES="${MESSAGES:-2}"
 SIM_PORT="${SIM_PORT:-18200}"
 INVOKE_PORT="${INVOKE_PORT:-19201}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
-BIN="$CARGO_TARGET_DIR/debug"
-started=$SECONDS
-step() { printf '\n== %s\n' "$*"; }
+# shellcheck source=lib/local_run.sh
+. scripts/lib/local_run.sh
 
 step "1. Local services, producers' venv, build"
-bash localstack/stack.sh up
-eval "$(bash localstack/stack.sh env)"
-RUN_ID="$(date +%s)-$$"
-rm -rf "$OUT"; mkdir -p "$OUT"
+local_stack_up
 # The producers' own venv (pinned client libraries, the machine's python3), beside the
 # stack's venv but separate from it: changing that one would force a LocalStack reinstall.
 VENV="${FRAUD_STACK_DIR:-$HOME/.cache/fraud-stack}/venv/compat"

@@ -28,16 +28,11 @@ INVOKE_PORT="${INVOKE_PORT:-19001}"
 # default, as the bridge invokes one batch at a time by default, and ingest's duplicate
 # skipping is per instance (see scripts/faults.sh).
 WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-1}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
-BIN="$CARGO_TARGET_DIR/debug"
-started=$SECONDS
-step() { printf '\n== %s\n' "$*"; }
+# shellcheck source=lib/local_run.sh
+. scripts/lib/local_run.sh
 
 step "1. Local services (LocalStack, Kafka, PostgreSQL)"
-bash localstack/stack.sh up
-eval "$(bash localstack/stack.sh env)"
-RUN_ID="$(date +%s)-$$"
-rm -rf "$OUT"; mkdir -p "$OUT"
+local_stack_up
 
 step "2. Build (functions, simulator, bridge, CLI)"
 bash scripts/check-toolchain.sh

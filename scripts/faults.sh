@@ -49,21 +49,16 @@ INVOKE_PORT="${INVOKE_PORT:-19101}"
 WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-1}"
 # The Kafka bridge's --concurrency (1 = one invocation per batch, 0 = one per partition).
 BRIDGE_CONCURRENCY="${BRIDGE_CONCURRENCY:-1}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fraud-detect/target}"
-BIN="$CARGO_TARGET_DIR/debug"
+# shellcheck source=lib/local_run.sh
+. scripts/lib/local_run.sh
 SCENARIOS=("$@")
 ((${#SCENARIOS[@]})) || SCENARIOS=(tests pipeline postgres secrets)
-started=$SECONDS
 passed=0; failed=0
-step() { printf '\n== %s\n' "$*"; }
 ok() { passed=$((passed + 1)); echo "PASS $*"; }
 ko() { failed=$((failed + 1)); echo "FAIL $*"; }
 
-bash localstack/stack.sh up >/dev/null
-eval "$(bash localstack/stack.sh env)"
+local_stack_up >/dev/null
 PY="$FRAUD_STACK_DIR/venv/stack/bin/python"
-rm -rf "$OUT"; mkdir -p "$OUT"
-RUN_ID="$(date +%s)-$$"
 
 # Whatever happens: our processes stopped, Kafka and Postgres running again.
 # shellcheck source=lib/procs.sh

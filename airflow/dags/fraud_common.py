@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from typing import Any
 
 from airflow.exceptions import AirflowException
@@ -67,3 +68,35 @@ def parse_result(payload: Any, function: str) -> dict[str, Any]:
             f"{function} failed: {result.get('errorType')}: {result.get('errorMessage')}"
         )
     return result
+
+
+def invoke(task_id: str, function: str, payload: Any, read_timeout: int, **kwargs: Any):
+    """A synchronous invoke of one of the functions (`function` as in DEFAULT_FUNCTIONS)
+    with `payload`: botocore waits `read_timeout` seconds (`invoke_config`), the task a
+    minute more. `kwargs` go to the operator (e.g. `retries`)."""
+    from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
+
+    return LambdaInvokeFunctionOperator(
+        task_id=task_id,
+        function_name=function_name(function),
+        invocation_type="RequestResponse",
+        payload=payload,
+        aws_conn_id=aws_conn_id(),
+        botocore_config=invoke_config(read_timeout=read_timeout),
+        execution_timeout=timedelta(seconds=read_timeout + 60),
+        **kwargs,
+    )
+
+
+def s3_uris(value: Any, variable: str, field: str) -> list[str]:
+    """The URIs of the run's conf `field` (`value`: a list, or one URI), else the JSON list
+    in Variable `variable` (possibly empty); each must be an s3:// URI."""
+    uris = value or []
+    if isinstance(uris, str):
+        uris = [uris]
+    if not uris:
+        uris = json.loads(Variable.get(variable, default_var="[]"))
+    bad = [u for u in uris if not (isinstance(u, str) and u.startswith("s3://"))]
+    if bad:
+        raise AirflowException(f"{field} must be s3:// URIs: {bad}")
+    return uris

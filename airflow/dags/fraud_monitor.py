@@ -20,31 +20,17 @@ the Variable `fraud_train_data_uris`, as in fraud_retrain.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.decorators import dag, task
 from airflow.exceptions import AirflowException
-from airflow.models import Variable
 from airflow.models.param import Param
-from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 
-from fraud_common import aws_conn_id, function_name, invoke_config, parse_result
+from fraud_common import invoke, parse_result, s3_uris
 
 # track's Lambda timeout is 900 s (the monitor recomputes a window's features).
 MONITOR_READ_TIMEOUT = 960
 TRAIN_READ_TIMEOUT = 1800
-
-
-def _uris(value, variable: str) -> list[str]:
-    uris = value or []
-    if isinstance(uris, str):
-        uris = [uris]
-    if not uris:
-        uris = json.loads(Variable.get(variable, default_var="[]"))
-    bad = [u for u in uris if not (isinstance(u, str) and u.startswith("s3://"))]
-    if bad:
-        raise AirflowException(f"must be s3:// URIs: {bad}")
-    return uris
 
 
 @dag(
@@ -69,21 +55,14 @@ def fraud_monitor():
         request = {"action": "monitor", "hours": int(params.get("hours") or 24)}
         if params.get("model_version"):
             request["model_version"] = params["model_version"]
-        uris = _uris(params.get("payments_uris"), "fraud_monitor_payments_uris")
+        uris = s3_uris(params.get("payments_uris"), "fraud_monitor_payments_uris", "payments_uris")
         if uris:
             request["payments_uris"] = uris
         print(f"monitor request: {request}")
         return json.dumps(request)
 
-    monitor = LambdaInvokeFunctionOperator(
-        task_id="invoke_monitor",
-        function_name=function_name("track"),
-        invocation_type="RequestResponse",
-        payload=build_monitor_request(),
-        aws_conn_id=aws_conn_id(),
-        botocore_config=invoke_config(read_timeout=MONITOR_READ_TIMEOUT),
-        execution_timeout=timedelta(seconds=MONITOR_READ_TIMEOUT + 60),
-        retries=1,
+    monitor = invoke(
+        "invoke_monitor", "track", build_monitor_request(), MONITOR_READ_TIMEOUT, retries=1
     )
 
     @task.short_circuit
@@ -115,7 +94,7 @@ def fraud_monitor():
 
     @task
     def build_train_request(params=None) -> str:
-        uris = _uris(params.get("data_uris"), "fraud_train_data_uris")
+        uris = s3_uris(params.get("data_uris"), "fraud_train_data_uris", "data_uris")
         if not uris:
             raise AirflowException("the monitor alerted but there is no training data: pass conf data_uris "
                                    "or set Variable fraud_train_data_uris")
@@ -125,16 +104,7 @@ def fraud_monitor():
     train_request = build_train_request()
     decided >> train_request
 
-    train = LambdaInvokeFunctionOperator(
-        task_id="invoke_train",
-        function_name=function_name("train"),
-        invocation_type="RequestResponse",
-        payload=train_request,
-        aws_conn_id=aws_conn_id(),
-        botocore_config=invoke_config(read_timeout=TRAIN_READ_TIMEOUT),
-        execution_timeout=timedelta(seconds=TRAIN_READ_TIMEOUT + 60),
-        retries=0,
-    )
+    train = invoke("invoke_train", "train", train_request, TRAIN_READ_TIMEOUT, retries=0)
 
     @task
     def check_retrained(payload: str, params=None) -> dict:

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 
 from airflow.decorators import dag, task
 from airflow.exceptions import AirflowException
-from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 
-from fraud_common import aws_conn_id, function_name, invoke_config, parse_result
+from fraud_common import invoke, parse_result
 
 LIST_REQUEST = {"action": "list", "limit": 20}
 
@@ -26,15 +25,7 @@ LIST_REQUEST = {"action": "list", "limit": 20}
     doc_md=__doc__,
 )
 def fraud_notification_summary():
-    runs = LambdaInvokeFunctionOperator(
-        task_id="list_training_runs",
-        function_name=function_name("track"),
-        invocation_type="RequestResponse",
-        payload=json.dumps(LIST_REQUEST),
-        aws_conn_id=aws_conn_id(),
-        botocore_config=invoke_config(read_timeout=60),
-        execution_timeout=timedelta(minutes=2),
-    )
+    runs = invoke("list_training_runs", "track", json.dumps(LIST_REQUEST), 60)
 
     @task
     def summarize(payload: str) -> dict:

@@ -22,13 +22,12 @@ from datetime import datetime, timedelta
 
 from airflow.decorators import dag, task
 from airflow.exceptions import AirflowException
-from airflow.models import Variable
 from airflow.models.param import Param
+from airflow.models import Variable
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
-from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.utils.trigger_rule import TriggerRule
 
-from fraud_common import aws_conn_id, function_name, invoke_config, parse_result
+from fraud_common import aws_conn_id, invoke, parse_result, s3_uris
 
 # train's Lambda timeout is 900 s; locally the first invoke also compiles it.
 TRAIN_READ_TIMEOUT = 1800
@@ -58,16 +57,9 @@ RUNNERS = ("lambda", "batch")
 def fraud_retrain():
     @task
     def build_request(params=None) -> str:
-        uris = params.get("data_uris") or []
-        if isinstance(uris, str):
-            uris = [uris]
-        if not uris:
-            uris = json.loads(Variable.get("fraud_train_data_uris", default_var="[]"))
+        uris = s3_uris(params.get("data_uris"), "fraud_train_data_uris", "data_uris")
         if not uris:
             raise AirflowException("no training data: pass conf data_uris or set Variable fraud_train_data_uris")
-        bad = [u for u in uris if not (isinstance(u, str) and u.startswith("s3://"))]
-        if bad:
-            raise AirflowException(f"data_uris must be s3:// URIs: {bad}")
         request = {"data_uris": uris, "force": bool(params.get("force", False))}
         for key in ("trees", "seed"):
             if params.get(key) is not None:
@@ -86,16 +78,8 @@ def fraud_retrain():
     request = build_request()
     runner = choose_runner()
 
-    invoke = LambdaInvokeFunctionOperator(
-        task_id="invoke_train",
-        function_name=function_name("train"),
-        invocation_type="RequestResponse",
-        payload=request,
-        aws_conn_id=aws_conn_id(),
-        botocore_config=invoke_config(read_timeout=TRAIN_READ_TIMEOUT),
-        execution_timeout=timedelta(seconds=TRAIN_READ_TIMEOUT + 60),
-        retries=0,  # a training run is expensive; retry by re-triggering
-    )
+    # A training run is expensive: no retry; retry by re-triggering.
+    train_invoke = invoke("invoke_train", "train", request, TRAIN_READ_TIMEOUT, retries=0)
 
     # The same binary as a container job: `fraud-train job --request '<the request>'`.
     job = BatchOperator(
@@ -170,8 +154,8 @@ def fraud_retrain():
         return metrics
 
     response = job_response(job.output)
-    request >> runner >> [invoke, job]
-    evaluate(invoke.output, response)
+    request >> runner >> [train_invoke, job]
+    evaluate(train_invoke.output, response)
 
 
 fraud_retrain()

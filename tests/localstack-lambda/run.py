@@ -37,6 +37,8 @@ import zipfile
 import boto3
 from botocore.config import Config
 
+from cleanup import best_effort
+
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 ZIP_DIR = os.environ["ZIP_DIR"]
@@ -407,27 +409,15 @@ def main() -> int:
 
 
 def cleanup() -> None:
-    for u in created_mappings:
-        try:
-            lam.delete_event_source_mapping(UUID=u)
-        except Exception:
-            pass
-    for rule in created_rules:
-        try:
-            events.remove_targets(Rule=rule, Ids=["ingest"])
-            events.delete_rule(Name=rule)
-        except Exception:
-            pass
-    for name in created_functions:
-        try:
-            lam.delete_function(FunctionName=name)
-        except Exception:
-            pass
-    for q in created_queues:
-        try:
-            sqs.delete_queue(QueueUrl=q)
-        except Exception:
-            pass
+    best_effort(lambda u: lam.delete_event_source_mapping(UUID=u), created_mappings)
+
+    def remove_rule(rule: str) -> None:
+        events.remove_targets(Rule=rule, Ids=["ingest"])
+        events.delete_rule(Name=rule)
+
+    best_effort(remove_rule, created_rules)
+    best_effort(lambda name: lam.delete_function(FunctionName=name), created_functions)
+    best_effort(lambda q: sqs.delete_queue(QueueUrl=q), created_queues)
     try:
         for o in s3.list_objects_v2(Bucket=code_bucket).get("Contents", []):
             s3.delete_object(Bucket=code_bucket, Key=o["Key"])

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import boto3
 
+from cleanup import best_effort
+
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
 REGION = os.environ.get("AWS_REGION", "us-east-1")
@@ -167,25 +169,11 @@ def main() -> int:
                     time.sleep(2)
             except Exception as e:
                 print(f"  (cleanup) {e}")
-            for arn in secrets.values():
-                try:
-                    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
-                except Exception:
-                    pass
-            for name in retained:
-                try:
-                    s3.delete_bucket(Bucket=name)
-                except Exception:
-                    pass
-            for fn in FUNCTIONS:
-                try:
-                    s3.delete_object(Bucket=bucket, Key=f"{fn}.zip")
-                except Exception:
-                    pass
-            try:
-                s3.delete_bucket(Bucket=bucket)
-            except Exception:
-                pass
+            best_effort(lambda arn: sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True),
+                        secrets.values())
+            best_effort(lambda name: s3.delete_bucket(Bucket=name), retained)
+            best_effort(lambda fn: s3.delete_object(Bucket=bucket, Key=f"{fn}.zip"), FUNCTIONS)
+            best_effort(lambda name: s3.delete_bucket(Bucket=name), [bucket])
     return 0
 
 

@@ -12,18 +12,22 @@ mod s3;
 #[cfg(feature = "test-support")]
 pub mod scratch;
 pub mod secrets;
+#[cfg(feature = "sns")]
+mod sns;
 
 pub use aws_config::SdkConfig;
 pub use aws_sdk_s3::Client as S3Client;
 pub use aws_sdk_sqs::Client as SqsClient;
 pub use model_store::{CurrentModel, ModelCache, ModelStore};
-pub use ports::S3Objects;
 #[cfg(feature = "lambda")]
 pub use ports::TrackFunction;
+pub use ports::{AlertError, ResultsBucket, S3Objects, ServedModel};
 pub use queue::AlertQueue;
 pub use rules_store::{CurrentRules, RulesCache, RulesStore, RulesUploadError};
 pub use s3::{get_bytes, put_bytes, s3_client, stream_object, S3Uri};
 pub use secrets::{resolve_secrets, use_secrets, SecretError, SecretVar};
+#[cfg(feature = "sns")]
+pub use sns::SnsAlerts;
 
 /// SQS client from the shared configuration.
 pub fn sqs_client(config: &aws_config::SdkConfig) -> SqsClient {
@@ -81,6 +85,8 @@ pub enum AwsError {
         queue: String,
         message: String,
     },
+    #[error("SNS publish to {topic}: {message}")]
+    Sns { topic: String, message: String },
 }
 
 /// Full text of an SDK error, including the service's own message.

@@ -1,11 +1,23 @@
 //! The use cases' ports this crate implements: [`S3Objects`] (whole objects by
-//! `s3://` URI), the model store ([`ModelStorage`] for [`ModelStore`]) and, with the
-//! `lambda` feature, [`TrackFunction`] (the run log reached through the track function).
+//! `s3://` URI), the model store ([`ModelStorage`] for [`ModelStore`]), the score use
+//! case's [`ServedModel`] (model and rules caches), [`ResultsBucket`] (results files) and
+//! [`AlertSink`] for [`AlertQueue`], with the `lambda` feature [`TrackFunction`] (the run
+//! log reached through the track function) and with the `sns` feature
+//! [`SnsAlerts`](crate::SnsAlerts) (the monitor's alerts).
+
+use std::sync::Arc;
 
 use fraud_core::artifact::ModelArtifact;
-use fraud_pipeline::ports::{ModelStorage, ObjectSource};
+use fraud_core::scoring::Alert;
+use fraud_pipeline::ports::{
+    AlertSink, ArtifactSource, ModelSource, ModelStorage, ObjectSource, ResultsStore,
+};
+use fraud_rules::Rules;
 
-use crate::{get_bytes, stream_object, AwsError, ModelStore, S3Client, S3Uri};
+use crate::{
+    get_bytes, put_bytes, stream_object, AlertQueue, AwsError, ModelCache, ModelStore, RulesCache,
+    S3Client, S3Uri,
+};
 
 /// Whole S3 objects by `s3://bucket/key` URI.
 #[derive(Clone)]
@@ -29,9 +41,15 @@ impl ObjectSource for S3Objects {
     }
 }
 
-impl ModelStorage for ModelStore {
+impl ArtifactSource for ModelStore {
     type Error = AwsError;
 
+    async fn load(&self, version: &str) -> Result<ModelArtifact, AwsError> {
+        ModelStore::load(self, version).await
+    }
+}
+
+impl ModelStorage for ModelStore {
     async fn put(&self, artifact: &ModelArtifact) -> Result<String, AwsError> {
         ModelStore::put(self, artifact).await
     }
@@ -51,12 +69,73 @@ impl ModelStorage for ModelStore {
             .map(|current| current.version))
     }
 
-    async fn load(&self, version: &str) -> Result<ModelArtifact, AwsError> {
-        ModelStore::load(self, version).await
-    }
-
     async fn promote(&self, artifact: &ModelArtifact, uri: &str) -> Result<(), AwsError> {
         ModelStore::promote(self, artifact, uri).await.map(|_| ())
+    }
+}
+
+/// The model and the rules in service, each from its cache (re-read every
+/// `MODEL_CHECK_SECS`; a model or rules document that does not load is never served).
+pub struct ServedModel {
+    pub models: ModelCache,
+    pub rules: RulesCache,
+}
+
+impl ModelSource for ServedModel {
+    type Error = AwsError;
+
+    async fn model(&self) -> Result<Arc<ModelArtifact>, AwsError> {
+        self.models.get().await
+    }
+
+    async fn rules(&self) -> Result<Arc<Rules>, AwsError> {
+        self.rules.get().await
+    }
+}
+
+/// Results files in one bucket (JSON lines).
+pub struct ResultsBucket {
+    pub s3: S3Client,
+    pub bucket: String,
+}
+
+impl ResultsStore for ResultsBucket {
+    type Error = AwsError;
+
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<String, AwsError> {
+        put_bytes(&self.s3, &self.bucket, key, body, "application/x-ndjson").await?;
+        Ok(format!("s3://{}/{key}", self.bucket))
+    }
+}
+
+/// Why the alerts were not all sent.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error(transparent)]
+    Send(#[from] AwsError),
+    #[error("{0} alerts were refused by SQS")]
+    Refused(usize),
+}
+
+impl AlertSink for AlertQueue {
+    type Error = AlertError;
+
+    /// Each alert as JSON, its `trans_num` as the message's id.
+    async fn send(&self, alerts: &[Alert]) -> Result<(), AlertError> {
+        let messages: Vec<(String, String)> = alerts
+            .iter()
+            .map(|a| {
+                (
+                    a.trans_num.clone(),
+                    serde_json::to_string(a).expect("alerts serialize"),
+                )
+            })
+            .collect();
+        let failed = AlertQueue::send(self, &messages).await?;
+        if !failed.is_empty() {
+            return Err(AlertError::Refused(failed.len()));
+        }
+        Ok(())
     }
 }
 

@@ -28,3 +28,31 @@ pub async fn scratch_bucket(prefix: &str) -> (S3Client, String) {
         });
     (s3, bucket)
 }
+
+/// Receives every message on `queue_url` until a receive comes back empty (one-second
+/// long polls), deletes each, and returns their bodies in the order received.
+pub async fn drain_queue(sqs: &crate::SqsClient, queue_url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if out.messages().is_empty() {
+            return bodies;
+        }
+        for m in out.messages() {
+            bodies.push(m.body().unwrap().to_owned());
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}

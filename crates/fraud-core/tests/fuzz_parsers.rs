@@ -248,6 +248,38 @@ struct Tally {
 
 /// Runs `cases` generated inputs through `check` (which returns whether the input was
 /// accepted and panics on a broken invariant); counts panics instead of stopping.
+/// Random bytes, up to `max` of them.
+fn noise(rng: &mut ChaCha8Rng, max: usize) -> Vec<u8> {
+    (0..rng.random_range(0..max))
+        .map(|_| rng.random())
+        .collect()
+}
+
+/// One input in ten random bytes, four in ten a structure-aware change of one of `values`,
+/// the rest a byte-level mutation of one of `bytes`.
+fn structured_or_mutated(rng: &mut ChaCha8Rng, values: &[Value], bytes: &[Vec<u8>]) -> Vec<u8> {
+    match rng.random_range(0..10) {
+        0 => noise(rng, 256),
+        1..=4 => {
+            let base = values.choose(rng).unwrap();
+            structured(rng, base)
+        }
+        _ => {
+            let base = bytes.choose(rng).unwrap();
+            mutate(rng, base, bytes)
+        }
+    }
+}
+
+/// What a parser accepted must come back the same through JSON.
+fn assert_round_trip(tx: &Transaction) {
+    assert_eq!(
+        &Transaction::from_json(&tx.to_json()).unwrap(),
+        tx,
+        "round trip"
+    );
+}
+
 fn fuzz(
     name: &str,
     cases: u64,
@@ -374,9 +406,7 @@ fn parsers_survive_generated_inputs() {
         |rng| {
             let base = csvs.choose(rng).unwrap();
             if rng.random_range(0..20) == 0 {
-                (0..rng.random_range(0..512))
-                    .map(|_| rng.random())
-                    .collect()
+                noise(rng, 512)
             } else {
                 mutate(rng, base, &csvs)
             }
@@ -389,11 +419,7 @@ fn parsers_survive_generated_inputs() {
             for row in reader {
                 if let Ok(Ok(tx)) = row {
                     any = true;
-                    assert_eq!(
-                        Transaction::from_json(&tx.to_json()).unwrap(),
-                        tx,
-                        "round trip"
-                    );
+                    assert_round_trip(&tx);
                 }
             }
             any
@@ -408,9 +434,7 @@ fn parsers_survive_generated_inputs() {
         |rng| {
             let base = frames.choose(rng).unwrap();
             match rng.random_range(0..10) {
-                0 => (0..rng.random_range(0..512))
-                    .map(|_| rng.random())
-                    .collect(),
+                0 => noise(rng, 512),
                 1 | 2 => {
                     // Structure-aware: mutate the inner frame, then wrap it as a string.
                     let inner: String = serde_json::from_slice(base).unwrap();
@@ -432,11 +456,7 @@ fn parsers_survive_generated_inputs() {
         |input| match parse_body(input) {
             Ok(rows) => {
                 for tx in rows.into_iter().flatten() {
-                    assert_eq!(
-                        Transaction::from_json(&tx.to_json()).unwrap(),
-                        tx,
-                        "round trip"
-                    );
+                    assert_round_trip(&tx);
                 }
                 true
             }
@@ -449,26 +469,10 @@ fn parsers_survive_generated_inputs() {
         "kafka_json",
         cases,
         seed + 2,
-        |rng| match rng.random_range(0..10) {
-            0 => (0..rng.random_range(0..256))
-                .map(|_| rng.random())
-                .collect(),
-            1..=4 => {
-                let base = message_values.choose(rng).unwrap();
-                structured(rng, base)
-            }
-            _ => {
-                let base = messages.choose(rng).unwrap();
-                mutate(rng, base, &messages)
-            }
-        },
+        |rng| structured_or_mutated(rng, &message_values, &messages),
         |input| match Transaction::from_json(input) {
             Ok(tx) => {
-                assert_eq!(
-                    Transaction::from_json(&tx.to_json()).unwrap(),
-                    tx,
-                    "round trip"
-                );
+                assert_round_trip(&tx);
                 true
             }
             Err(_) => false,
@@ -480,19 +484,7 @@ fn parsers_survive_generated_inputs() {
         "sqs_alert",
         cases,
         seed + 3,
-        |rng| match rng.random_range(0..10) {
-            0 => (0..rng.random_range(0..256))
-                .map(|_| rng.random())
-                .collect(),
-            1..=4 => {
-                let base = alerts.choose(rng).unwrap();
-                structured(rng, base)
-            }
-            _ => {
-                let base = alert_bytes.choose(rng).unwrap();
-                mutate(rng, base, &alert_bytes)
-            }
-        },
+        |rng| structured_or_mutated(rng, &alerts, &alert_bytes),
         |input| {
             let text = String::from_utf8_lossy(input);
             match Alert::from_json(&text) {
@@ -513,9 +505,7 @@ fn parsers_survive_generated_inputs() {
         cases,
         seed + 4,
         |rng| match rng.random_range(0..10) {
-            0 => (0..rng.random_range(0..256))
-                .map(|_| rng.random())
-                .collect(),
+            0 => noise(rng, 256),
             1..=5 => {
                 // Structure-aware: change header fields, the threshold, or a tree node.
                 let mut v = artifact_value.clone();

@@ -12,65 +12,13 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use fraud_core::scoring::{Decision, Outcome, Score};
+use fraud_core::scoring::Outcome;
 use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
 use crate::{cc_num_text, DbError};
 
-/// One scored payment as the ledger keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScoredTransaction {
-    pub trans_num: String,
-    pub cc_num: u64,
-    /// When the payment happened (the transaction's `trans_date_trans_time`, as UTC).
-    pub event_time: DateTime<Utc>,
-    pub probability: f64,
-    pub decision: Decision,
-    pub model_version: String,
-    /// approve / review / block, after the rules.
-    pub outcome: Outcome,
-    /// The label the payment carried (the payments API's `is_fraud`), if any: the
-    /// first truth live quality is measured against (see [`crate::labels`]).
-    pub is_fraud: Option<bool>,
-}
-
-/// What the ledger holds for a `trans_num` already decided.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LedgerEntry {
-    pub probability: f64,
-    /// approve / review / block (for rows written before outcomes were kept: the
-    /// alert decision, approve or block).
-    pub outcome: Outcome,
-    pub model_version: String,
-    /// `stream` or `decide`.
-    pub via: String,
-    /// The decision API's answer (JSON), for payments it decided.
-    pub answer: Option<String>,
-    pub scored_at: DateTime<Utc>,
-}
-
-impl ScoredTransaction {
-    /// The ledger row of a score; `event_time` is
-    /// `transaction.trans_date_trans_time.and_utc()`.
-    pub fn new(score: &Score, event_time: DateTime<Utc>) -> ScoredTransaction {
-        ScoredTransaction {
-            trans_num: score.trans_num.clone(),
-            cc_num: score.cc_num,
-            event_time,
-            probability: score.probability,
-            decision: score.decision,
-            model_version: score.model_version.clone(),
-            outcome: score.outcome,
-            is_fraud: None,
-        }
-    }
-
-    /// The same row with the label the payment carried (`transaction.is_fraud`).
-    pub fn labelled(self, is_fraud: Option<bool>) -> ScoredTransaction {
-        ScoredTransaction { is_fraud, ..self }
-    }
-}
+pub use fraud_pipeline::score::{LedgerEntry, ScoredTransaction};
 
 /// The ledger, over a connection or a transaction.
 pub struct ScoredLedger<'a, C: GenericClient> {

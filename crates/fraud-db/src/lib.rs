@@ -1,7 +1,9 @@
 //! PostgreSQL adapter of the fraud pipeline: the training-run log the track function
 //! writes, the per-card feature state the score function keeps between invocations,
 //! the ledger that makes scoring idempotent when Kafka redelivers a batch, the labels
-//! that arrive later and the live quality measured against them.
+//! that arrive later and the live quality measured against them. [`ScoreDb`] is the
+//! score use case's port (`fraud_pipeline::ports::ScoreDatabase`) over the card state
+//! and the ledger.
 //!
 //! The schema belongs to this crate: [`migrate`] applies the SQL files embedded from
 //! `migrations/`, so every function that connects brings the database up to date at
@@ -20,6 +22,7 @@ mod migrate;
 pub mod monitor;
 pub mod quality;
 mod runs;
+mod score;
 #[cfg(feature = "test-support")]
 pub mod scratch;
 mod tracking;
@@ -35,6 +38,7 @@ pub use migrate::migrate;
 pub use monitor::{MonitorStore, MonitorWindow, WindowScore};
 pub use quality::{ModelQuality, QualityStore};
 pub use runs::{RecordOutcome, RunStore};
+pub use score::{ScoreDb, ScoreTxn};
 pub use tokio_postgres::{Client, GenericClient};
 pub use tracking::Tracking;
 

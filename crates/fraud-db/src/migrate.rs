@@ -17,44 +17,27 @@ struct Migration {
     sql: &'static str,
 }
 
+/// One [`Migration`] from `migrations/<file>_<name>.sql`.
+macro_rules! migration {
+    ($version:literal, $file:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../migrations/", $file, "_", $name, ".sql")),
+        }
+    };
+}
+
 /// Every migration, in the order it is applied. Append only: an applied migration is
 /// never edited, a change is a new file.
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "training_runs",
-        sql: include_str!("../migrations/0001_training_runs.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "card_history",
-        sql: include_str!("../migrations/0002_card_history.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "scored_transactions",
-        sql: include_str!("../migrations/0003_scored_transactions.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "training_runs_report_uri",
-        sql: include_str!("../migrations/0004_training_runs_report_uri.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "scored_transactions_decisions",
-        sql: include_str!("../migrations/0005_scored_transactions_decisions.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "labels",
-        sql: include_str!("../migrations/0006_labels.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "model_monitor",
-        sql: include_str!("../migrations/0007_model_monitor.sql"),
-    },
+    migration!(1, "0001", "training_runs"),
+    migration!(2, "0002", "card_history"),
+    migration!(3, "0003", "scored_transactions"),
+    migration!(4, "0004", "training_runs_report_uri"),
+    migration!(5, "0005", "scored_transactions_decisions"),
+    migration!(6, "0006", "labels"),
+    migration!(7, "0007", "model_monitor"),
 ];
 
 /// Key of the advisory lock that serialises migrations ("fraud-db" in ASCII). Advisory

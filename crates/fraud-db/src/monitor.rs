@@ -6,41 +6,16 @@
 //!
 //! The ledger keeps no feature values (the score function writes what it must to stay
 //! idempotent, no more), so the monitor recomputes features from the window's payments
-//! and joins them here by `trans_num` (see the track function's `monitor` module).
+//! and joins them here by `trans_num` (see `fraud_pipeline::track::monitor`).
 
 use chrono::{DateTime, SubsecRound, Utc};
-use fraud_core::calibration::CostReport;
-use fraud_core::drift::{Drift, Verdict};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
 use crate::DbError;
 
-/// One scored payment of a window: what PSI of the score and the cost need.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowScore {
-    pub trans_num: String,
-    pub probability: f64,
-    /// The later label if any, else the one the payment carried.
-    pub is_fraud: Option<bool>,
-}
-
-/// One model version's drift figures and verdict over one window, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MonitorWindow {
-    pub model_version: String,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub computed_at: DateTime<Utc>,
-    pub volume: u64,
-    /// `None` when the artifact has no training distribution.
-    pub drift: Option<Drift>,
-    /// Cost at the model's thresholds over the labelled payments whose amount is known.
-    pub cost: Option<CostReport>,
-    pub verdict: Verdict,
-    pub report_uri: Option<String>,
-}
+pub use fraud_pipeline::monitoring::{MonitorWindow, WindowScore};
 
 /// The monitor's tables, over a connection or a transaction.
 pub struct MonitorStore<'a, C: GenericClient> {

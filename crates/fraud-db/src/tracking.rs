@@ -1,16 +1,16 @@
 //! The track use case's store ([`TrackingStore`]) over one connection: the run log,
-//! later labels and live quality.
+//! later labels, live quality and the monitor's windows.
 
 use chrono::{DateTime, Utc};
-use fraud_pipeline::monitoring::{Label, LabelReport, ModelQuality};
+use fraud_pipeline::monitoring::{Label, LabelReport, ModelQuality, MonitorWindow, WindowScore};
 use fraud_pipeline::ports::{Recorded, TrackingStore};
 use fraud_pipeline::{RunMetric, TrainingRun};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::{DbError, LabelStore, QualityStore, RecordOutcome, RunStore};
+use crate::{DbError, LabelStore, MonitorStore, QualityStore, RecordOutcome, RunStore};
 
-/// The run log, labels and quality tables, over a connection or a transaction.
+/// The run log, labels, quality and monitor tables, over a connection or a transaction.
 pub struct Tracking<'a, C: GenericClient>(pub &'a C);
 
 impl<C: GenericClient + Sync> TrackingStore for Tracking<'_, C> {
@@ -56,5 +56,28 @@ impl<C: GenericClient + Sync> TrackingStore for Tracking<'_, C> {
         QualityStore::new(self.0)
             .compute(model_version, since, until)
             .await
+    }
+
+    async fn monitored_versions(
+        &self,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<String>, DbError> {
+        MonitorStore::new(self.0).versions(since, until).await
+    }
+
+    async fn window_scores(
+        &self,
+        model_version: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<WindowScore>, DbError> {
+        MonitorStore::new(self.0)
+            .scores(model_version, since, until)
+            .await
+    }
+
+    async fn store_window(&self, window: &MonitorWindow) -> Result<(), DbError> {
+        MonitorStore::new(self.0).store(window).await
     }
 }

@@ -41,6 +41,58 @@ fn label(trans_num: &str, is_fraud: bool) -> Label {
     }
 }
 
+/// Records `(trans_num, is_fraud)` labels from `source`.
+async fn record(
+    labels: &LabelStore<'_, Client>,
+    rows: &[(&str, bool)],
+    source: &str,
+) -> LabelReport {
+    let rows: Vec<Label> = rows.iter().map(|&(t, y)| label(t, y)).collect();
+    labels.record(&rows, source).await.unwrap()
+}
+
+/// A report of `received` rows, `recorded` of them new and `duplicates` already known,
+/// with no conflicts and no unknown payments.
+fn counts(received: u64, recorded: u64, duplicates: u64) -> LabelReport {
+    LabelReport {
+        received,
+        recorded,
+        duplicates,
+        ..LabelReport::default()
+    }
+}
+
+/// A refused label of `trans_num` against the `kept` one (so the refused is its opposite).
+fn conflict(trans_num: &str, kept: bool) -> LabelConflict {
+    LabelConflict {
+        trans_num: trans_num.into(),
+        kept,
+        refused: !kept,
+    }
+}
+
+/// The stored label of `trans_num` and its source.
+async fn assert_label(
+    labels: &LabelStore<'_, Client>,
+    trans_num: &str,
+    expected: Option<(bool, &str)>,
+) {
+    let stored = labels.get(trans_num).await.unwrap();
+    assert_eq!(
+        stored.as_ref().map(|(y, s)| (*y, s.as_str())),
+        expected,
+        "{trans_num}"
+    );
+}
+
+/// A fresh migrated database in which `trans_nums` are scored (unlabelled).
+async fn scored_database(trans_nums: &[&str]) -> (ScratchDatabase, Client) {
+    let db = ScratchDatabase::create().await;
+    let client = db.migrated().await;
+    score(&client, trans_nums).await;
+    (db, client)
+}
+
 /// Scores `trans_nums` (unlabelled) so that labels for them are known.
 async fn score(client: &Client, trans_nums: &[&str]) {
     let rows: Vec<ScoredTransaction> = trans_nums
@@ -86,125 +138,53 @@ async fn the_payments_api_label_is_kept_with_the_result_by_both_claims() {
 
 #[tokio::test]
 async fn the_same_label_again_is_a_duplicate_and_changes_nothing() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    score(&client, &["a", "b"]).await;
+    let (_db, client) = scored_database(&["a", "b"]).await;
     let labels = LabelStore::new(&client);
 
-    let first = labels
-        .record(&[label("a", true), label("b", false)], "chargebacks")
-        .await
-        .unwrap();
-    assert_eq!(
-        first,
-        LabelReport {
-            received: 2,
-            recorded: 2,
-            ..LabelReport::default()
-        }
-    );
+    let first = record(&labels, &[("a", true), ("b", false)], "chargebacks").await;
+    assert_eq!(first, counts(2, 2, 0));
     // The batch again, with `a` twice: three duplicates, nothing recorded.
-    let again = labels
-        .record(
-            &[label("a", true), label("b", false), label("a", true)],
-            "analysts",
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        LabelReport {
-            received: 3,
-            duplicates: 3,
-            ..LabelReport::default()
-        }
-    );
+    let rows = [("a", true), ("b", false), ("a", true)];
+    assert_eq!(record(&labels, &rows, "analysts").await, counts(3, 0, 3));
     // The same row twice in one new batch: one recorded, one duplicate.
     score(&client, &["c"]).await;
-    let twice = labels
-        .record(&[label("c", true), label("c", true)], "chargebacks")
-        .await
-        .unwrap();
+    let twice = record(&labels, &[("c", true), ("c", true)], "chargebacks").await;
     assert_eq!((twice.recorded, twice.duplicates), (1, 1));
-    assert_eq!(
-        labels.get("a").await.unwrap(),
-        Some((true, "chargebacks".into()))
-    );
+    assert_label(&labels, "a", Some((true, "chargebacks"))).await;
 }
 
 #[tokio::test]
 async fn a_conflicting_label_is_refused_and_the_first_stays() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    score(&client, &["a", "b"]).await;
+    let (_db, client) = scored_database(&["a", "b"]).await;
     let labels = LabelStore::new(&client);
-    labels
-        .record(&[label("a", true)], "chargebacks")
-        .await
-        .unwrap();
+    record(&labels, &[("a", true)], "chargebacks").await;
 
     // `a` against the stored label; `b` against its first row in the same batch.
-    let report = labels
-        .record(
-            &[label("a", false), label("b", true), label("b", false)],
-            "analysts",
-        )
-        .await
-        .unwrap();
+    let rows = [("a", false), ("b", true), ("b", false)];
     assert_eq!(
-        report,
+        record(&labels, &rows, "analysts").await,
         LabelReport {
-            received: 3,
-            recorded: 1,
-            duplicates: 0,
-            conflicts: vec![
-                LabelConflict {
-                    trans_num: "a".into(),
-                    kept: true,
-                    refused: false
-                },
-                LabelConflict {
-                    trans_num: "b".into(),
-                    kept: true,
-                    refused: false
-                },
-            ],
-            unknown: vec![],
+            conflicts: vec![conflict("a", true), conflict("b", true)],
+            ..counts(3, 1, 0)
         }
     );
-    assert_eq!(
-        labels.get("a").await.unwrap(),
-        Some((true, "chargebacks".into()))
-    );
-    assert_eq!(
-        labels.get("b").await.unwrap(),
-        Some((true, "analysts".into()))
-    );
+    assert_label(&labels, "a", Some((true, "chargebacks"))).await;
+    assert_label(&labels, "b", Some((true, "analysts"))).await;
 }
 
 #[tokio::test]
 async fn a_label_for_a_payment_never_scored_is_refused_as_unknown() {
-    let db = ScratchDatabase::create().await;
-    let client = db.migrated().await;
-    score(&client, &["a"]).await;
+    let (_db, client) = scored_database(&["a"]).await;
     let labels = LabelStore::new(&client);
-    let report = labels
-        .record(
-            &[label("zz", true), label("a", false), label("zz", true)],
-            "chargebacks",
-        )
-        .await
-        .unwrap();
+    let rows = [("zz", true), ("a", false), ("zz", true)];
     assert_eq!(
-        report,
+        record(&labels, &rows, "chargebacks").await,
         LabelReport {
-            received: 3,
-            recorded: 1,
             unknown: vec!["zz".into(), "zz".into()],
-            ..LabelReport::default()
+            ..counts(3, 1, 0)
         }
     );
-    assert_eq!(labels.get("zz").await.unwrap(), None);
+    assert_label(&labels, "zz", None).await;
     let stored: i64 = client
         .query_one("SELECT count(*) FROM labels", &[])
         .await
@@ -254,10 +234,12 @@ async fn live_quality_of_a_window_matches_the_hand_computed_figures_and_is_store
         )
         .await
         .unwrap();
-    let report = LabelStore::new(&client)
-        .record(&[label("q1", true), label("q6", false)], "chargebacks")
-        .await
-        .unwrap();
+    let report = record(
+        &LabelStore::new(&client),
+        &[("q1", true), ("q6", false)],
+        "chargebacks",
+    )
+    .await;
     assert_eq!(report.recorded, 2);
 
     let quality = QualityStore::new(&client);

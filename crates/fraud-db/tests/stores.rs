@@ -315,6 +315,18 @@ async fn redelivered_batch_claims_only_new_transactions() {
     assert_eq!(ledger.count().await.unwrap(), 3);
 }
 
+/// In `tx`: claims payment `a` of `card` (newly) and saves the card's history `h`.
+async fn claim_and_save(tx: &tokio_postgres::Transaction<'_>, card: u64, h: &CardHistory) {
+    assert_eq!(
+        ScoredLedger::new(tx)
+            .claim(&[scored("a", card)])
+            .await
+            .unwrap(),
+        ["a"]
+    );
+    CardStateStore::new(tx).save(&[(card, h)]).await.unwrap();
+}
+
 #[tokio::test]
 async fn ledger_and_card_state_roll_back_together() {
     let db = ScratchDatabase::create().await;
@@ -323,14 +335,7 @@ async fn ledger_and_card_state_roll_back_together() {
     let h = history(card, 2);
     {
         let tx = client.transaction().await.unwrap();
-        assert_eq!(
-            ScoredLedger::new(&tx)
-                .claim(&[scored("a", card)])
-                .await
-                .unwrap(),
-            ["a"]
-        );
-        CardStateStore::new(&tx).save(&[(card, &h)]).await.unwrap();
+        claim_and_save(&tx, card, &h).await;
         tx.rollback().await.unwrap();
     }
     assert_eq!(ScoredLedger::new(&client).count().await.unwrap(), 0);
@@ -341,14 +346,7 @@ async fn ledger_and_card_state_roll_back_together() {
         .is_empty());
 
     let tx = client.transaction().await.unwrap();
-    assert_eq!(
-        ScoredLedger::new(&tx)
-            .claim(&[scored("a", card)])
-            .await
-            .unwrap(),
-        ["a"]
-    );
-    CardStateStore::new(&tx).save(&[(card, &h)]).await.unwrap();
+    claim_and_save(&tx, card, &h).await;
     tx.commit().await.unwrap();
     assert_eq!(
         CardStateStore::new(&client).load(&[card]).await.unwrap()[&card],

@@ -132,6 +132,18 @@ const FRAUD_PROFILE: [(Category, f64, f64, f64); 8] = [
     (Category::PersonalCare, 0.05, 15.0, 60.0),
 ];
 
+/// Every payment of `customers` customers over `days` days from `seed`, in time order;
+/// the other settings are [`GeneratorConfig::default`]'s (for tests and small runs).
+pub fn payments(customers: u32, days: u32, seed: u64) -> Result<Vec<Transaction>, GeneratorError> {
+    let generator = Generator::new(GeneratorConfig {
+        customers,
+        days,
+        seed,
+        ..GeneratorConfig::default()
+    })?;
+    Ok(generator.all().collect())
+}
+
 impl Generator {
     /// Draws customers from the seed.
     pub fn new(config: GeneratorConfig) -> Result<Self, GeneratorError> {

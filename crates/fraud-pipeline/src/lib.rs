@@ -6,9 +6,12 @@
 //!
 //! - [`ingest`]: poll the payments API (or stream a CSV) into the payments topic,
 //!   validated, deduplicated, rejects dead-lettered.
+//! - [`score`]: score a batch of payments (the stream) or decide one (the decision API):
+//!   card histories, the model and the rules, the ledger that makes it idempotent.
 //! - [`train`]: load training data, train, the promotion gate, the report, the run record.
 //! - [`track`]: recording a run (and mirroring it), reading the run log; [`track::labels`]:
 //!   later labels in, live quality out ([`monitoring`]: what they keep).
+//! - [`ledger`]: the scored ledger's row, which scoring writes and monitoring reads.
 //! - [`run`]: the training run, the message train sends and track records.
 //!
 //! It depends on the domain (`fraud-core`) only: no cloud, Kafka, database or HTTP crate.
@@ -17,9 +20,11 @@
 #![forbid(unsafe_code)]
 
 pub mod ingest;
+pub mod ledger;
 pub mod monitoring;
 pub mod ports;
 pub mod run;
+pub mod score;
 pub mod track;
 pub mod train;
 

@@ -1,8 +1,11 @@
-//! What monitoring keeps: later labels (chargebacks, analysts' verdicts) and a model
-//! version's live quality measured against them. The PostgreSQL adapter stores them;
-//! the track use case ([`crate::track::labels`]) reads and answers with them.
+//! What monitoring keeps: later labels (chargebacks, analysts' verdicts), a model
+//! version's live quality measured against them, and the model monitor's windows (drift
+//! and verdict). The PostgreSQL adapter stores them; the track use case
+//! ([`crate::track::labels`], [`crate::track::monitor`]) reads and answers with them.
 
 use chrono::{DateTime, Utc};
+use fraud_core::calibration::CostReport;
+use fraud_core::drift::{Drift, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// One later label.
@@ -55,4 +58,29 @@ pub struct ModelQuality {
     pub precision: Option<f64>,
     pub recall: Option<f64>,
     pub f1: Option<f64>,
+}
+
+/// One scored payment of a window: what PSI of the score and the cost need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowScore {
+    pub trans_num: String,
+    pub probability: f64,
+    /// The later label if any, else the one the payment carried.
+    pub is_fraud: Option<bool>,
+}
+
+/// One model version's drift figures and verdict over one window, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorWindow {
+    pub model_version: String,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub computed_at: DateTime<Utc>,
+    pub volume: u64,
+    /// `None` when the artifact has no training distribution.
+    pub drift: Option<Drift>,
+    /// Cost at the model's thresholds over the labelled payments whose amount is known.
+    pub cost: Option<CostReport>,
+    pub verdict: Verdict,
+    pub report_uri: Option<String>,
 }

@@ -5,11 +5,18 @@
 //! | [`ObjectSource`] | objects by URI, whole or streamed (training data, backfill CSVs, label files) | `fraud_aws::S3Objects` |
 //! | [`PaymentsApi`] | the payments API's current page | `fraud_payments_api::PaymentsApiClient` |
 //! | [`PaymentPublisher`] | the payments topic and its dead letters | Kafka (`fraud_kafka`), wired in the ingest function |
-//! | [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
+//! | [`ArtifactSource`], [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
 //! | [`RunReports`] | a training run's report, drawn and stored | `fraud-report` + S3, wired in the train function |
 //! | [`RunTracker`] | sending a run to the run log | `fraud_aws::TrackFunction` (the Lambda Invoke API) |
-//! | [`TrackingStore`] | the run log, later labels, live quality | `fraud_db::Tracking` (PostgreSQL) |
+//! | [`TrackingStore`] | the run log, later labels, live quality, the monitor's windows | `fraud_db::Tracking` (PostgreSQL) |
+//! | [`MonitorReports`] | a monitored window's report, drawn and stored | `fraud-report` + S3, wired in the track function |
+//! | [`MonitorAlerts`] | monitoring alerts (retrain) | `fraud_aws::SnsAlerts` (feature `sns`) |
 //! | [`RunMirror`] | a copy of each run for the MLflow UI | `fraud_mlflow::MlflowMirror` |
+//! | [`ModelSource`] | the model and the rules document in service (cached) | `fraud_aws::ServedModel` |
+//! | [`ScoreDatabase`], [`ScoreTransaction`] | card histories (locked per card) and the scored ledger, in one transaction | `fraud_db::ScoreDb` (PostgreSQL) |
+//! | [`ScoredPublisher`] | the scored topic (keyed by card) and the dead letters | Kafka (`fraud_kafka`), wired in the score function |
+//! | [`AlertSink`] | alerts for the notifier | `fraud_aws::AlertQueue` (SQS) |
+//! | [`ResultsStore`] | a batch's results file | `fraud_aws::ResultsBucket` (S3) |
 //!
 //! Each method returns a `Send` future, so the use cases run on Lambda's multi-threaded
 //! runtime; adapters implement them with plain `async fn`.
@@ -18,9 +25,15 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use fraud_core::drift::{MonitorAlert, Thresholds};
+use fraud_core::features::CardHistory;
+use fraud_core::scoring::{Alert, ScoredRecord};
 use fraud_core::train::Prepared;
 use fraud_core::{ModelArtifact, Transaction};
+use fraud_rules::Rules;
 
+use crate::ledger::{LedgerEntry, ScoredTransaction};
+use crate::monitoring::{ModelQuality, MonitorWindow, WindowScore};
 use crate::TrainingRun;
 
 /// An error an adapter may return: a sentence, its cause kept as its source.
@@ -37,11 +50,23 @@ pub trait ObjectSource: Sync {
     /// object is never held whole (training data of a million rows and more); `Ok(false)`
     /// when it does not exist. Stops quietly when the receiver is dropped (the reader
     /// gave up and reports why). `chunks` is dropped at the end: the reader's end of data.
+    /// The default reads the object whole and sends it as one chunk (enough for fakes);
+    /// the S3 adapter streams.
     fn stream(
         &self,
         uri: &str,
         chunks: tokio::sync::mpsc::Sender<Vec<u8>>,
-    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        let whole = self.read(uri);
+        async move {
+            let Some(bytes) = whole.await? else {
+                return Ok(false);
+            };
+            // A closed receiver means the reader stopped; it says why.
+            let _ = chunks.send(bytes).await;
+            Ok(true)
+        }
+    }
 }
 
 /// Why the payments API gave no page this run.
@@ -100,9 +125,18 @@ pub trait PaymentPublisher: Sync {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// Versioned model artifacts and the pointer to the one in service.
-pub trait ModelStorage: Sync {
+/// Model artifacts by version (what the monitor reads).
+pub trait ArtifactSource: Sync {
     type Error: PortError;
+    /// The artifact of a version.
+    fn load(
+        &self,
+        version: &str,
+    ) -> impl Future<Output = Result<ModelArtifact, Self::Error>> + Send;
+}
+
+/// Versioned model artifacts and the pointer to the one in service.
+pub trait ModelStorage: ArtifactSource {
     /// Stores an artifact under its version; returns its URI.
     fn put(
         &self,
@@ -117,11 +151,6 @@ pub trait ModelStorage: Sync {
     ) -> impl Future<Output = Result<String, Self::Error>> + Send;
     /// The version in service, if any.
     fn current_version(&self) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
-    /// The artifact of a version.
-    fn load(
-        &self,
-        version: &str,
-    ) -> impl Future<Output = Result<ModelArtifact, Self::Error>> + Send;
     /// Puts an artifact (stored at `uri`) in service.
     fn promote(
         &self,
@@ -215,7 +244,25 @@ pub trait TrackingStore: Sync {
         model_version: &str,
         since: Option<chrono::DateTime<chrono::Utc>>,
         until: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> impl Future<Output = Result<crate::monitoring::ModelQuality, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<ModelQuality, Self::Error>> + Send;
+    /// The model versions that scored payments in the window, oldest version first.
+    fn monitored_versions(
+        &self,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+    /// Every payment `model_version` scored in the window, with its label if any.
+    fn window_scores(
+        &self,
+        model_version: &str,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> impl Future<Output = Result<Vec<WindowScore>, Self::Error>> + Send;
+    /// Stores (or replaces) one monitored window.
+    fn store_window(
+        &self,
+        window: &MonitorWindow,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// Whether a run reached the mirror.
@@ -236,4 +283,138 @@ pub trait RunMirror: Sync {
         &self,
         run: &TrainingRun,
     ) -> impl Future<Output = Result<Mirrored, Self::Error>> + Send;
+}
+
+/// The model and the rules document in service, as the score use case asks for them on
+/// every batch and decision (the adapter caches them and re-reads their pointers now and
+/// then).
+pub trait ModelSource: Sync {
+    type Error: PortError;
+    /// The model to score with.
+    fn model(&self) -> impl Future<Output = Result<Arc<ModelArtifact>, Self::Error>> + Send;
+    /// The rules to apply after the model.
+    fn rules(&self) -> impl Future<Output = Result<Arc<Rules>, Self::Error>> + Send;
+}
+
+/// Card histories and the scored ledger, in one database: the score use case opens one
+/// transaction per batch or decision, so the ledger claims and the histories commit or
+/// roll back together.
+pub trait ScoreDatabase: Send {
+    type Error: PortError;
+    /// A transaction; dropped without [`ScoreTransaction::commit`], it rolls back.
+    type Txn<'a>: ScoreTransaction<Error = Self::Error> + Send
+    where
+        Self: 'a;
+    /// Begins a transaction (reconnecting first when the connection broke).
+    fn begin(&mut self) -> impl Future<Output = Result<Self::Txn<'_>, Self::Error>> + Send;
+}
+
+/// One transaction of [`ScoreDatabase`]. Its calls may run at once (the use case joins
+/// them): the adapter sends each as soon as it is polled, so they share a round trip.
+pub trait ScoreTransaction: Sync {
+    type Error: PortError;
+    /// Locks `cards` until the transaction ends (in card order, so two transactions
+    /// never wait for each other in a circle).
+    fn lock_cards(&self, cards: &[u64]) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// The stored histories of `cards` (a card never seen is absent).
+    fn load_cards(
+        &self,
+        cards: &[u64],
+    ) -> impl Future<Output = Result<HashMap<u64, CardHistory>, Self::Error>> + Send;
+    /// Stores the histories.
+    fn save_cards(
+        &self,
+        histories: &[(u64, &CardHistory)],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Claims the rows in the ledger; returns the `trans_num`s that were new.
+    fn claim(
+        &self,
+        rows: &[ScoredTransaction],
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+    /// Claims a decision with its answer (JSON), its record still to be written by the
+    /// stream; false when the `trans_num` was already claimed.
+    fn claim_decision(
+        &self,
+        row: &ScoredTransaction,
+        answer_json: &str,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+    /// What the ledger holds for `trans_num`.
+    fn entry(
+        &self,
+        trans_num: &str,
+    ) -> impl Future<Output = Result<Option<LedgerEntry>, Self::Error>> + Send;
+    /// Of `trans_nums` (already claimed), the decisions whose record is still to be
+    /// written, marked written: (trans_num, answer JSON).
+    fn take_undelivered_decisions(
+        &self,
+        trans_nums: &[&str],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Self::Error>> + Send;
+    /// Commits.
+    fn commit(self) -> impl Future<Output = Result<(), Self::Error>> + Send
+    where
+        Self: Sized;
+}
+
+/// Where scored records and refused records go (the scored topic, keyed by card, and
+/// the dead-letter topic).
+pub trait ScoredPublisher: Sync {
+    type Error: PortError;
+    /// Publishes one scored record; resolves once the broker confirmed it.
+    fn publish_scored(
+        &self,
+        record: &ScoredRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Publishes one refused record with its reason; resolves once delivered.
+    fn dead_letter(
+        &self,
+        letter: &Rejected,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Where alerts go for the notifier (each one's `trans_num` is its idempotency key).
+pub trait AlertSink: Sync {
+    type Error: PortError;
+    /// Sends every alert; fails when any was refused.
+    fn send(&self, alerts: &[Alert]) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Where a batch's results file goes.
+pub trait ResultsStore: Sync {
+    type Error: PortError;
+    /// Stores `body` (JSON lines) under `key`, replacing what was there; returns its URI.
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+}
+
+/// What a monitored window's report shows: the window's drift and verdict, its live
+/// quality, and the thresholds it was judged against.
+pub struct WindowReport<'a> {
+    pub window: &'a MonitorWindow,
+    pub quality: &'a ModelQuality,
+    pub thresholds: &'a Thresholds,
+}
+
+/// A monitored window's report: drawn from its figures and stored.
+pub trait MonitorReports: Sync {
+    type Error: PortError;
+    /// Draws the report and stores it under `prefix`; the page's URI, `None` when
+    /// reports go nowhere.
+    fn write(
+        &self,
+        prefix: &str,
+        report: &WindowReport<'_>,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+}
+
+/// Monitoring alerts (a model to retrain).
+pub trait MonitorAlerts: Sync {
+    type Error: PortError;
+    /// Publishes `alert`; its message id, `None` when alerts go nowhere.
+    fn publish(
+        &self,
+        alert: &MonitorAlert,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
 }

@@ -17,7 +17,7 @@ use crate::input::ReportInput;
 pub const WIDTH: u32 = 1000;
 pub const HEIGHT: u32 = 640;
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 const CURRENT: RGBColor = RGBColor(31, 119, 180);
 const PREVIOUS: RGBColor = RGBColor(255, 127, 14);
 const LEGIT: RGBColor = RGBColor(90, 130, 200);
@@ -35,10 +35,10 @@ fn register_fonts() {
     });
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 type DrawResult = Result<(), String>;
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
@@ -60,6 +60,72 @@ pub fn render_png(draw: impl FnOnce(&Area) -> DrawResult) -> Result<Vec<u8>, Str
     writer.write_image_data(&rgb).map_err(err)?;
     writer.finish().map_err(err)?;
     Ok(out)
+}
+
+/// How [`named_bars`] draws: the caption, the value axis (its range, its description
+/// and the room under it), the size of the labels and the gap between bars.
+pub(crate) struct NamedBars<'s> {
+    pub caption: &'s str,
+    pub x: std::ops::Range<f64>,
+    pub x_desc: &'s str,
+    pub x_label_area: u32,
+    pub label_size: u32,
+    pub bar_margin: u32,
+}
+
+/// A chart of horizontal bars, one named row each.
+pub(crate) type BarChart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordusize>,
+    >,
+>;
+
+/// Draws `bars` (name, value, colour) as horizontal bars from 0, the first at the bottom,
+/// each row labelled with its name; returns the chart for more series.
+pub(crate) fn named_bars<'a, 'b>(
+    root: &'a Area<'b>,
+    spec: &NamedBars,
+    bars: &[(String, f64, RGBColor)],
+) -> Result<BarChart<'a, 'b>, String> {
+    let n = bars.len();
+    let mut chart = ChartBuilder::on(root)
+        .caption(spec.caption, (FONT, 26))
+        .margin(20)
+        .x_label_area_size(spec.x_label_area)
+        .y_label_area_size(230)
+        // A discrete range includes its end: 0..n-1 gives n segments.
+        .build_cartesian_2d(spec.x.clone(), (0..n - 1).into_segmented())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.0.clone()).unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_desc(spec.x_desc)
+        .label_style((FONT, spec.label_size))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(bars.iter().enumerate().map(|(i, (_, value, color))| {
+            let mut bar = Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(i)),
+                    (*value, SegmentValue::Exact(i + 1)),
+                ],
+                color.filled(),
+            );
+            bar.set_margin(spec.bar_margin, spec.bar_margin, 0, 0);
+            bar
+        }))
+        .map_err(err)?;
+    Ok(chart)
 }
 
 fn short(version: &str) -> &str {
@@ -469,45 +535,25 @@ pub fn feature_importance(input: &ReportInput) -> Result<Vec<u8>, String> {
                 ))
                 .map_err(err);
         }
-        let names: Vec<String> = features.iter().map(|f| f.name.clone()).collect();
-        let mut chart = ChartBuilder::on(root)
-            .caption(format!("Feature importance (top {n})"), (FONT, 26))
-            .margin(20)
-            .x_label_area_size(70)
-            .y_label_area_size(230)
-            .build_cartesian_2d(
-                (min - 0.05 * span)..(max + 0.05 * span),
-                // A discrete range includes its end: 0..n-1 gives n segments.
-                (0..n - 1).into_segmented(),
-            )
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .x_desc(input.importance_method.as_str())
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(features.iter().enumerate().map(|(i, f)| {
+        let bars: Vec<(String, f64, RGBColor)> = features
+            .iter()
+            .map(|f| {
                 let color = if f.importance >= 0.0 { CURRENT } else { GREY };
-                let mut bar = Rectangle::new(
-                    [
-                        (0.0, SegmentValue::Exact(i)),
-                        (f.importance, SegmentValue::Exact(i + 1)),
-                    ],
-                    color.filled(),
-                );
-                bar.set_margin(3, 3, 0, 0);
-                bar
-            }))
-            .map_err(err)?;
+                (f.name.clone(), f.importance, color)
+            })
+            .collect();
+        named_bars(
+            root,
+            &NamedBars {
+                caption: &format!("Feature importance (top {n})"),
+                x: (min - 0.05 * span)..(max + 0.05 * span),
+                x_desc: input.importance_method.as_str(),
+                x_label_area: 70,
+                label_size: 15,
+                bar_margin: 3,
+            },
+            &bars,
+        )?;
         Ok(())
     })
 }

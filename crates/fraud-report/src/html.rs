@@ -31,6 +31,15 @@ fn table(out: &mut String, rows: &[(String, String)]) {
     out.push_str("</table>\n");
 }
 
+/// A table of slice metrics, one row per (model, metrics).
+fn metrics_table(out: &mut String, rows: &[(&str, &SliceMetrics)]) {
+    out.push_str("<table class=\"metrics\">\n<tr><th>model</th><th>slice</th><th>rows</th><th>frauds</th><th>PR-AUC</th><th>ROC-AUC</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
+    for (model, m) in rows {
+        metric_row(out, model, m);
+    }
+    out.push_str("</table>\n");
+}
+
 fn metric_row(out: &mut String, model: &str, m: &SliceMetrics) {
     let _ = writeln!(
         out,
@@ -115,11 +124,8 @@ figure {{ margin: 1.5em 0; }} figure img {{ max-width: 100%; border: 1px solid #
     table(&mut out, &input.params);
 
     out.push_str("<h2>Metrics</h2>\n<p>As recorded at training time (threshold chosen on validation; test never used for a choice).</p>\n");
-    out.push_str("<table class=\"metrics\">\n<tr><th>model</th><th>slice</th><th>rows</th><th>frauds</th><th>PR-AUC</th><th>ROC-AUC</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
-    for m in &input.metrics {
-        metric_row(&mut out, "this run", m);
-    }
-    out.push_str("</table>\n");
+    let rows: Vec<_> = input.metrics.iter().map(|m| ("this run", m)).collect();
+    metrics_table(&mut out, &rows);
 
     out.push_str("<h2>Comparison with the promoted model</h2>\n");
     match &input.previous {
@@ -141,10 +147,7 @@ figure {{ margin: 1.5em 0; }} figure img {{ max-width: 100%; border: 1px solid #
                 input.labels.len(),
                 escape(&p.version)
             );
-            out.push_str("<table class=\"metrics\">\n<tr><th>model</th><th>slice</th><th>rows</th><th>frauds</th><th>PR-AUC</th><th>ROC-AUC</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
-            metric_row(&mut out, "this run", &ours);
-            metric_row(&mut out, "promoted", &theirs);
-            out.push_str("</table>\n");
+            metrics_table(&mut out, &[("this run", &ours), ("promoted", &theirs)]);
             let delta = ours.pr_auc - theirs.pr_auc;
             let _ = writeln!(
                 out,
@@ -153,11 +156,8 @@ figure {{ margin: 1.5em 0; }} figure img {{ max-width: 100%; border: 1px solid #
             );
             if !p.recorded_metrics.is_empty() {
                 out.push_str("<p>The promoted model's metrics as recorded when it was trained (on its own slices):</p>\n");
-                out.push_str("<table class=\"metrics\">\n<tr><th>model</th><th>slice</th><th>rows</th><th>frauds</th><th>PR-AUC</th><th>ROC-AUC</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
-                for m in &p.recorded_metrics {
-                    metric_row(&mut out, "promoted", m);
-                }
-                out.push_str("</table>\n");
+                let rows: Vec<_> = p.recorded_metrics.iter().map(|m| ("promoted", m)).collect();
+                metrics_table(&mut out, &rows);
             }
         }
     }

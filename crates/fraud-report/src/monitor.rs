@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::charts::{render_png, HEIGHT, WIDTH};
+use crate::charts::{err, named_bars, render_png, NamedBars, FONT, HEIGHT, WIDTH};
 use crate::html::escape;
 use crate::{DrawerOf, ReportError, ReportFile};
 
@@ -50,11 +50,6 @@ type Drawer = DrawerOf<MonitorReportInput>;
 const TRAINING: RGBColor = RGBColor(120, 120, 120);
 const LIVE: RGBColor = RGBColor(31, 119, 180);
 const OVER: RGBColor = RGBColor(214, 39, 40);
-const FONT: &str = "sans-serif";
-
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("{e:?}")
-}
 
 fn message(text: &str) -> Result<Vec<u8>, String> {
     render_png(|root| {
@@ -79,45 +74,29 @@ pub fn feature_psi(input: &MonitorReportInput) -> Result<Vec<u8>, String> {
     let n = rows.len();
     let max = rows.iter().map(|r| r.1).fold(input.psi_threshold, f64::max) * 1.1;
     render_png(|root| {
-        let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        let mut chart = ChartBuilder::on(root)
-            .caption("PSI per feature (largest 25)", (FONT, 26))
-            .margin(20)
-            .x_label_area_size(60)
-            .y_label_area_size(230)
-            .build_cartesian_2d(0.0..max, (0..n - 1).into_segmented())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .x_desc("population stability index")
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(rows.iter().enumerate().map(|(i, r)| {
+        let bars: Vec<(String, f64, RGBColor)> = rows
+            .iter()
+            .map(|r| {
                 let color = if r.1 > input.psi_threshold {
                     OVER
                 } else {
                     LIVE
                 };
-                let mut bar = Rectangle::new(
-                    [
-                        (0.0, SegmentValue::Exact(i)),
-                        (r.1, SegmentValue::Exact(i + 1)),
-                    ],
-                    color.filled(),
-                );
-                bar.set_margin(2, 2, 0, 0);
-                bar
-            }))
-            .map_err(err)?;
+                (r.0.clone(), r.1, color)
+            })
+            .collect();
+        let mut chart = named_bars(
+            root,
+            &NamedBars {
+                caption: "PSI per feature (largest 25)",
+                x: 0.0..max,
+                x_desc: "population stability index",
+                x_label_area: 60,
+                label_size: 14,
+                bar_margin: 2,
+            },
+            &bars,
+        )?;
         chart
             .draw_series(LineSeries::new(
                 [

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use fraud_core::model::ForestParams;
 use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
-use fraud_generator::{Generator, GeneratorConfig};
 use fraud_report::from_core::{amounts_by_trans_num, amounts_in_order, report_input};
 use fraud_report::{build, read_input, write_dir, ReportInput, FIGURES, INDEX_FILE};
 
@@ -41,15 +40,7 @@ fn ink(pixels: &[u8], channels: usize) -> f64 {
 }
 
 fn small_run() -> ReportInput {
-    let txs: Vec<_> = Generator::new(GeneratorConfig {
-        customers: 300,
-        days: 60,
-        seed: 11,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .all()
-    .collect();
+    let txs = fraud_generator::payments(300, 60, 11).unwrap();
     let amounts = amounts_by_trans_num(&txs);
     let prepared = prepare(txs).unwrap();
     let amounts = amounts_in_order(&prepared, &amounts).unwrap();

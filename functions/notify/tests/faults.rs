@@ -121,30 +121,14 @@ async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, suffix: &str) -> (String, Str
 }
 
 async fn drain_ids(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        if out.messages().is_empty() {
-            return ids;
-        }
-        for m in out.messages() {
-            let v: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            ids.push(v["trans_num"].as_str().unwrap().to_owned());
-            sqs.delete_message()
-                .queue_url(queue)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    let bodies = fraud_aws::scratch::drain_queue(sqs, queue).await;
+    bodies
+        .iter()
+        .map(|b| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            v["trans_num"].as_str().unwrap().to_owned()
+        })
+        .collect()
 }
 
 #[tokio::test]

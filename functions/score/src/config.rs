@@ -52,20 +52,3 @@ impl Config {
         })
     }
 }
-
-/// Why a whole batch failed (the event source retries it; nothing was committed).
-#[derive(Debug, thiserror::Error)]
-pub enum ScoreError {
-    #[error("no usable model: {0}")]
-    Model(fraud_aws::AwsError),
-    #[error("no usable rules: {0}")]
-    Rules(fraud_aws::AwsError),
-    #[error("database: {0}")]
-    Db(#[from] fraud_db::DbError),
-    #[error("writing results: {0}")]
-    Results(fraud_aws::AwsError),
-    #[error("sending alerts: {0}")]
-    Alerts(String),
-    #[error("publishing to Kafka: {0}")]
-    Kafka(#[from] fraud_kafka::KafkaError),
-}

@@ -11,8 +11,7 @@ use aws_lambda_events::http;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::decide::DecideError;
-use crate::Scorer;
+use crate::{DecideError, Scorer};
 
 /// Whether an event is a Function URL (or API Gateway HTTP API) request.
 pub fn is_http(event: &Value) -> bool {

@@ -3,10 +3,14 @@
 
 use std::time::Duration;
 
-use fraud_aws::{AlertQueue, ModelCache, ModelStore, RulesCache, RulesStore};
+use fraud_aws::{
+    AlertQueue, ModelCache, ModelStore, ResultsBucket, RulesCache, RulesStore, ServedModel,
+};
+use fraud_db::ScoreDb;
+use fraud_pipeline::score::Scoring;
 use rdkafka::producer::Producer as _;
-use tokio::sync::Mutex;
 
+use crate::kafka::KafkaScored;
 use crate::{Config, Scorer};
 
 /// How long cold start waits for the scored topic's metadata (a broker connection).
@@ -97,14 +101,19 @@ impl Scorer {
             total_ms = started.elapsed().as_secs_f64() * 1e3,
             "score function initialised"
         );
-        Ok(Scorer {
-            config,
-            models,
-            rules,
-            s3,
-            alerts,
+        let served = ServedModel { models, rules };
+        let publisher = KafkaScored {
             producer,
-            db: Mutex::new(db),
+            scored_topic: config.scored_topic,
+            dlq_topic: config.dlq_topic,
+        };
+        let results = ResultsBucket {
+            s3,
+            bucket: config.results_bucket,
+        };
+        let db = ScoreDb::new(db, config.database_url);
+        Ok(Scorer {
+            scoring: Scoring::new(served, db, publisher, alerts, results),
         })
     }
 }

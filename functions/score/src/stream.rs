@@ -1,280 +1,39 @@
-//! The stream path: one Kafka batch (the event source mapping's event) scored, written
-//! and committed. See the crate doc for the guarantees.
-
-use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+//! The stream trigger: a Kafka batch (the event source mapping's event) in the
+//! partition and offset order its records were produced in, scored by the use case
+//! ([`fraud_pipeline::score::Scoring::score_batch`]).
 
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
-use base64::Engine;
-use fraud_core::features::CardHistory;
-use fraud_core::scoring::{Alert, Decision, DecisionAnswer, Score};
-use fraud_core::Transaction;
-use fraud_db::{CardStateStore, ScoredLedger, ScoredTransaction};
-use fraud_kafka::DeadLetter;
+use fraud_pipeline::score::BatchRecord;
 
-use crate::{ms, record_id, ItemFailure, ScoreError, ScoreResponse, ScoredRecord, Scorer};
+use crate::{ScoreError, ScoreResponse, Scorer};
 
-/// A payment of the batch: the payment, its record (`topic-partition@offset`), and the
-/// producer's timestamp (epoch ms).
-type Payment = (Transaction, String, i64);
+/// `topic-partition@offset`.
+pub fn record_id(r: &KafkaRecord) -> String {
+    format!(
+        "{}-{}@{}",
+        r.topic.as_deref().unwrap_or("?"),
+        r.partition,
+        r.offset
+    )
+}
 
-/// Decodes and validates every record; what fails becomes a dead letter (with the
-/// record it came from). One bad row of a frame does not stop the others.
-fn decode(records: &[&KafkaRecord]) -> (Vec<Payment>, Vec<(DeadLetter, String)>) {
-    let mut payments = Vec::new();
-    let mut letters = Vec::new();
-    for r in records {
-        let id = record_id(r);
-        let letter =
-            |reason: String, trans_num, raw| DeadLetter::new("score", &id, reason, trans_num, raw);
-        let bytes = r
-            .value
-            .as_deref()
-            .map(|v| base64::engine::general_purpose::STANDARD.decode(v));
-        match bytes {
-            Some(Ok(bytes)) => match fraud_core::message::decode(&bytes) {
-                Ok(decoded) => {
-                    let published_at = r.timestamp.0.timestamp_millis();
-                    let rows = decoded.payments.len();
-                    for payment in decoded.payments {
-                        match payment {
-                            Ok(tx) => payments.push((tx, id.clone(), published_at)),
-                            Err(row) => letters.push((
-                                letter(
-                                    format!("row {} of {rows}: {}", row.line, row.reason),
-                                    row.trans_num,
-                                    row.raw,
-                                ),
-                                id.clone(),
-                            )),
-                        }
-                    }
-                }
-                Err(e) => {
-                    let raw = String::from_utf8_lossy(&bytes).into_owned();
-                    letters.push((letter(e.to_string(), None, raw), id.clone()));
-                }
-            },
-            Some(Err(e)) => letters.push((
-                letter(
-                    format!("value is not base64: {e}"),
-                    None,
-                    r.value.clone().unwrap_or_default(),
-                ),
-                id.clone(),
-            )),
-            None => letters.push((
-                letter("record has no value".into(), None, String::new()),
-                id.clone(),
-            )),
-        }
-    }
-    (payments, letters)
+/// The batch's records, by partition and offset.
+pub fn batch_records(event: &KafkaEvent) -> Vec<BatchRecord> {
+    let mut records: Vec<&KafkaRecord> = event.records.values().flatten().collect();
+    records.sort_by_key(|r| (r.partition, r.offset));
+    records
+        .into_iter()
+        .map(|r| BatchRecord {
+            id: record_id(r),
+            value: r.value.clone(),
+            published_at_ms: r.timestamp.0.timestamp_millis(),
+        })
+        .collect()
 }
 
 impl Scorer {
-    /// Sends the dead letters, all at once; each one's delivery is awaited on its own, so
-    /// one that cannot be written asks for its record's redelivery without holding up
-    /// the others.
-    async fn dead_letter(&self, letters: &[(DeadLetter, String)], response: &mut ScoreResponse) {
-        let sent = futures::future::join_all(letters.iter().map(|(letter, _)| {
-            fraud_kafka::publish_dead_letters(
-                &self.producer,
-                &self.config.dlq_topic,
-                std::slice::from_ref(letter),
-            )
-        }))
-        .await;
-        for ((_, id), sent) in letters.iter().zip(sent) {
-            match sent {
-                Ok(()) => response.dead_lettered += 1,
-                Err(e) => {
-                    tracing::error!(record = %id, error = %e, "cannot dead-letter a record; asking for redelivery");
-                    if !response
-                        .batch_item_failures
-                        .iter()
-                        .any(|f| f.item_identifier == *id)
-                    {
-                        response.batch_item_failures.push(ItemFailure {
-                            item_identifier: id.clone(),
-                        });
-                    }
-                }
-            }
-        }
-    }
-
     /// Scores one Kafka batch.
     pub async fn handle(&self, event: KafkaEvent) -> Result<ScoreResponse, ScoreError> {
-        let started = Instant::now();
-        let mut response = ScoreResponse::default();
-        let mut records: Vec<&KafkaRecord> = event.records.values().flatten().collect();
-        records.sort_by_key(|r| (r.partition, r.offset));
-        response.received = records.len();
-
-        // 1. Decode and validate; what fails goes to the dead-letter topic.
-        let (mut payments, letters) = decode(&records);
-        self.dead_letter(&letters, &mut response).await;
-        if payments.is_empty() {
-            return Ok(response);
-        }
-
-        // 2. Model, rules and card histories.
-        let model = self.models.get().await.map_err(ScoreError::Model)?;
-        let rules = self.rules.get().await.map_err(ScoreError::Rules)?;
-        response.model_version = Some(model.version.clone());
-        payments.sort_by_key(|(tx, _, _)| tx.event_time());
-        let mut cards: Vec<u64> = payments.iter().map(|(tx, _, _)| tx.cc_num).collect();
-        cards.sort_unstable();
-        cards.dedup();
-        let t = Instant::now();
-        let mut db = self.db.lock().await;
-        let txn = fraud_db::begin(&mut db, &self.config.database_url).await?;
-        // The batch's cards are locked before their histories are read, and stay locked
-        // until the commit: producers that do not key by card put one card on several
-        // partitions, and the decision API may be deciding one of its payments right
-        // now. Both statements go out at once (one round trip); the load runs after the
-        // lock is granted.
-        let store = CardStateStore::new(&txn);
-        let (_, mut histories): ((), HashMap<u64, CardHistory>) =
-            futures::future::try_join(store.lock(&cards), store.load(&cards)).await?;
-        let load_ms = ms(t);
-        let t = Instant::now();
-
-        // 3. Features (the shared pipeline), scores, rules. A replayed trans_num does not
-        //    change its card's history, so its features and score come out the same.
-        let now = chrono::Utc::now().to_rfc3339();
-        let features: Vec<_> = payments
-            .iter()
-            .map(|(tx, _, _)| histories.entry(tx.cc_num).or_default().observe(tx))
-            .collect();
-        let assessments = model.assess_batch(&features);
-        let candidates: Vec<(&Payment, Score)> = payments
-            .iter()
-            .zip(features.iter().zip(assessments))
-            .map(|(p, (f, a))| (p, crate::judge(&model, &rules, &p.0, f, a).0))
-            .collect();
-        let score_ms = ms(t);
-        let t = Instant::now();
-
-        // 4.–6. Ledger claim, side effects, card histories, commit. The claim goes out
-        //    first and the histories save right behind it on the same connection
-        //    (pipelined: the save runs on the server while the side effects run here);
-        //    the side effects start as soon as the claim answers and run at once; the
-        //    commit comes last. If anything fails the transaction rolls back (claims
-        //    included) and the event source redelivers the batch.
-        let rows: Vec<ScoredTransaction> = candidates
-            .iter()
-            .map(|((tx, _, _), score)| {
-                ScoredTransaction::new(score, tx.trans_date_trans_time.and_utc())
-                    .labelled(tx.is_fraud)
-            })
-            .collect();
-        let changed: Vec<(u64, &CardHistory)> = cards
-            .iter()
-            .filter_map(|c| histories.get(c).map(|h| (*c, h)))
-            .collect();
-        let ledger = ScoredLedger::new(&txn);
-        let effects = async {
-            let mut fresh: HashSet<String> = ledger.claim(&rows).await?.into_iter().collect();
-            let claim_ms = ms(t);
-            let mut scored = Vec::with_capacity(fresh.len());
-            let mut alerts = Vec::new();
-            let mut seen = Vec::new();
-            for ((tx, id, published_at), score) in &candidates {
-                // Taken out once used: a trans_num twice in one batch counts once.
-                if !fresh.remove(&score.trans_num) {
-                    seen.push(score.trans_num.as_str());
-                    continue;
-                }
-                if score.decision == Decision::Block {
-                    let mut alert = Alert::new(tx, score, model.threshold);
-                    alert.published_at_ms = Some(*published_at);
-                    alerts.push(alert);
-                }
-                scored.push(ScoredRecord::new(
-                    tx,
-                    score,
-                    now.clone(),
-                    id.clone(),
-                    *published_at,
-                ));
-            }
-            // Payments the decision API decided before they reached the stream: their
-            // record and alert are written now, once, with the answer they were given.
-            let mut decided: HashMap<String, String> = ledger
-                .take_undelivered_decisions(&seen)
-                .await?
-                .into_iter()
-                .collect();
-            let n_decided = decided.len();
-            for ((tx, id, published_at), _) in &candidates {
-                // Taken out once used, like the fresh ones.
-                let Some(answer) = decided.remove(&tx.trans_num) else {
-                    continue;
-                };
-                let Ok(answer) = serde_json::from_str::<DecisionAnswer>(&answer) else {
-                    tracing::error!(trans_num = %tx.trans_num, "the ledger's answer is unreadable; no record written");
-                    continue;
-                };
-                let score = answer.score(tx);
-                if score.decision == Decision::Block {
-                    let mut alert = Alert::new(tx, &score, model.threshold);
-                    alert.published_at_ms = Some(*published_at);
-                    alerts.push(alert);
-                }
-                let mut record = ScoredRecord::new(
-                    tx,
-                    &score,
-                    answer.decided_at.clone(),
-                    id.clone(),
-                    *published_at,
-                );
-                record.decided_synchronously = true;
-                scored.push(record);
-            }
-            let duplicates = seen.len() - n_decided;
-            let timings = if scored.is_empty() {
-                crate::effects::Timings::default()
-            } else {
-                self.write_effects(&records, &scored, &alerts).await?
-            };
-            Ok::<_, ScoreError>((
-                scored.len() - n_decided,
-                n_decided,
-                alerts.len(),
-                duplicates,
-                claim_ms,
-                timings,
-            ))
-        };
-        let save = async {
-            let t = Instant::now();
-            store.save(&changed).await?;
-            Ok::<_, ScoreError>(ms(t))
-        };
-        // `try_join` polls `effects` first, so the claim is sent before the save.
-        let ((scored, decided, alerts, duplicates, claim_ms, effects), save_ms) =
-            futures::future::try_join(effects, save).await?;
-        let t = Instant::now();
-        fraud_db::commit(txn).await?;
-        let commit_ms = ms(t);
-        response.scored = scored;
-        response.decided_synchronously = decided;
-        response.alerts = alerts;
-        response.duplicates = duplicates;
-        response.results_uri = effects.results_uri;
-        let crate::effects::Timings {
-            s3_ms,
-            kafka_ms,
-            sqs_ms,
-            ..
-        } = effects;
-        // Where the batch's time went (ms): card histories loaded, features + model +
-        // rules, ledger claim; then, at once: S3 results file, scored topic (delivery
-        // confirmed), SQS alerts, histories saved (on the server, behind the claim);
-        // then the commit.
-        tracing::info!(received = response.received, scored = response.scored, decided_synchronously = decided, duplicates = response.duplicates, alerts = response.alerts, dead_lettered = response.dead_lettered, model_version = %model.version, rules_version = %rules.version(), load_ms, score_ms, claim_ms, s3_ms, kafka_ms, sqs_ms, save_ms, commit_ms, total_ms = ms(started), "batch scored");
-        Ok(response)
+        self.scoring.score_batch(&batch_records(&event)).await
     }
 }

@@ -16,16 +16,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use fraud_aws::S3Uri;
 use fraud_core::drift::MonitorAlert;
-use fraud_core::model::ForestParams;
 use fraud_core::scoring::Scorer;
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
-use fraud_core::{ModelArtifact, Transaction};
-use fraud_db::{ScoredLedger, ScoredTransaction};
-use fraud_fn_track::monitor::{monitor, MonitorConfig, MonitorIo, MonitorRequest};
-use fraud_generator::{Generator, GeneratorConfig};
+use fraud_core::ModelArtifact;
+use fraud_db::{ScoredLedger, ScoredTransaction, Tracking};
+use fraud_fn_track::monitor::{
+    monitor, Drawn, MonitorConfig, MonitorPorts, MonitorRequest, ReportSink,
+};
+use fraud_pipeline::ports::{split_s3_uri, ArtifactSource, MonitorAlerts, ObjectSource};
+
+#[path = "../tests/support/generated.rs"]
+mod generated;
+use chrono::Utc;
+use generated::day;
 
 const DB: &str = "fraud_monitor_bench";
 
@@ -49,60 +52,59 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Reads the artifact and the payments from the bench folder.
+/// Reads the artifact and the payments from the bench folder, writes the report there.
 struct LocalIo {
     dir: PathBuf,
 }
 
-impl MonitorIo for LocalIo {
-    async fn artifact(&self, _version: &str) -> Result<ModelArtifact, String> {
-        let bytes = std::fs::read(self.dir.join("model.json")).map_err(|e| e.to_string())?;
-        ModelArtifact::from_bytes(&bytes).map_err(|e| e.to_string())
+type LocalError = std::io::Error;
+
+impl ObjectSource for LocalIo {
+    type Error = LocalError;
+    /// `s3://<any bucket>/<file>` is `<dir>/<file>`.
+    async fn read(&self, uri: &str) -> Result<Option<Vec<u8>>, LocalError> {
+        let (_, key) = split_s3_uri(uri).ok_or_else(|| LocalError::other(uri.to_owned()))?;
+        std::fs::read(self.dir.join(key)).map(Some)
     }
-    async fn payments(&self, uri: &S3Uri) -> Result<Vec<Transaction>, String> {
-        let file = std::fs::File::open(self.dir.join(&uri.key)).map_err(|e| e.to_string())?;
-        fraud_core::csv_input::read_transactions(std::io::BufReader::new(file), |_| {})
-            .map_err(|e| e.to_string())
+}
+
+impl ArtifactSource for LocalIo {
+    type Error = LocalError;
+    async fn load(&self, _version: &str) -> Result<ModelArtifact, LocalError> {
+        let bytes = std::fs::read(self.dir.join("model.json"))?;
+        ModelArtifact::from_bytes(&bytes).map_err(LocalError::other)
     }
-    async fn put_report(
+}
+
+impl ReportSink for LocalIo {
+    type Error = LocalError;
+    async fn put(
         &self,
         prefix: &str,
         files: Vec<fraud_report::ReportFile>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, LocalError> {
         let out = self.dir.join(prefix);
-        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&out)?;
         for f in files {
-            std::fs::write(out.join(f.name), f.bytes).map_err(|e| e.to_string())?;
+            std::fs::write(out.join(f.name), f.bytes)?;
         }
         Ok(Some(
             out.join(fraud_report::INDEX_FILE).display().to_string(),
         ))
     }
-    async fn publish(&self, _alert: &MonitorAlert) -> Result<Option<String>, String> {
-        Ok(None)
-    }
 }
 
-fn day(d: u32) -> DateTime<Utc> {
-    (NaiveDate::from_ymd_opt(2019, 1, 1).unwrap() + chrono::Days::new(u64::from(d)))
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
+impl MonitorAlerts for LocalIo {
+    type Error = LocalError;
+    async fn publish(&self, _alert: &MonitorAlert) -> Result<Option<String>, LocalError> {
+        Ok(None)
+    }
 }
 
 async fn prepare_bench(dir: &Path, customers: u32, train_days: u32, live_days: u32) {
     std::fs::create_dir_all(dir).unwrap();
     let t = Instant::now();
-    let mut txs: Vec<Transaction> = Generator::new(GeneratorConfig {
-        customers,
-        days: train_days + live_days,
-        seed: 5,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .all()
-    .collect();
-    txs.sort_by_key(|t| t.event_time());
+    let txs = generated::payments(customers, train_days + live_days, 5);
     let file = std::fs::File::create(dir.join("payments.csv")).unwrap();
     fraud_core::csv_input::write_transactions(std::io::BufWriter::new(file), &txs).unwrap();
     eprintln!(
@@ -112,28 +114,7 @@ async fn prepare_bench(dir: &Path, customers: u32, train_days: u32, live_days: u
     );
 
     let t = Instant::now();
-    let training: Vec<Transaction> = txs
-        .iter()
-        .filter(|t| t.trans_date_trans_time.and_utc() < day(train_days))
-        .cloned()
-        .collect();
-    let params = ForestParams {
-        n_trees: 30,
-        seed: 1,
-        ..ForestParams::default()
-    };
-    let source = DataSource {
-        uri: "generated".into(),
-        sha256: "bench".into(),
-    };
-    let artifact = train_and_evaluate(
-        &prepare(training).unwrap(),
-        &source,
-        &[params],
-        TimeSplit::default(),
-        &|| {},
-    )
-    .unwrap();
+    let artifact = generated::small_forest(&txs, train_days, 1, "bench");
     std::fs::write(dir.join("model.json"), artifact.to_bytes()).unwrap();
     eprintln!(
         "trained {} in {:.1}s",
@@ -190,7 +171,7 @@ async fn run_bench(dir: &Path) {
     let io = LocalIo {
         dir: dir.to_owned(),
     };
-    let config = MonitorConfig::from_lookup(|_| None).unwrap();
+    let thresholds = MonitorConfig::from_lookup(|_| None).unwrap().thresholds;
     let request = MonitorRequest::from_event(
         serde_json::json!({
             "action": "monitor",
@@ -202,7 +183,16 @@ async fn run_bench(dir: &Path) {
     )
     .unwrap();
     let t = Instant::now();
-    let answer = monitor(&client, &io, &config, request).await.unwrap();
+    let reports = Drawn(&io);
+    let ports = MonitorPorts {
+        payments: &io,
+        artifacts: Some(&io),
+        reports: &reports,
+        alerts: &io,
+    };
+    let answer = monitor(&Tracking(&client), &ports, &thresholds, request)
+        .await
+        .unwrap();
     let seconds = t.elapsed().as_secs_f64();
     let w = &answer.windows[0];
     let out = serde_json::json!({

@@ -5,8 +5,9 @@
 //! quality), [`fraud_mlflow::MlflowMirror`], `fraud_aws::S3Objects` (label CSVs).
 //!
 //! Monitoring: `{"action": "monitor", …}` watches the served models: drift against the
-//! training distribution, live quality, alerts ([`monitor`]; dispatched by `main.rs`,
-//! which holds its S3 and SNS clients).
+//! training distribution, live quality, alerts (the use case
+//! `fraud_pipeline::track::monitor`; its settings and adapters in [`monitor`], dispatched
+//! by `main.rs`, which holds them).
 //!
 //! Tests call [`handle`] (and [`handle_with`]) directly against a real database.
 #![forbid(unsafe_code)]

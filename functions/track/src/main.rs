@@ -3,8 +3,9 @@
 //! is in the library ([`fraud_fn_track::handle`]).
 #![forbid(unsafe_code)]
 
+use fraud_db::Tracking;
 use fraud_fn_track::mlflow::MlflowMirror;
-use fraud_fn_track::monitor::{monitor, AwsMonitorIo, MonitorConfig, MonitorRequest};
+use fraud_fn_track::monitor::{monitor, AwsMonitor, MonitorConfig, MonitorRequest};
 use fraud_fn_track::{diagnostic, handle_with, Config, TrackError};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -33,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let s3 = fraud_aws::s3_client(&aws);
     // The monitor (`{"action": "monitor"}`): its settings, artifacts, reports and alerts.
     let monitor_config = MonitorConfig::from_env().map_err(anyhow::Error::msg)?;
-    let monitor_io = AwsMonitorIo::new(&aws, &monitor_config);
+    let monitor_io = AwsMonitor::new(&aws, &monitor_config);
     let (client, config, mirror, s3) = (&client, &config, mirror.as_ref(), &s3);
     let (monitor_config, monitor_io) = (&monitor_config, &monitor_io);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -47,10 +48,15 @@ async fn main() -> anyhow::Result<()> {
                 monitor_config.window_hours,
                 chrono::Utc::now(),
             )
+            .map_err(|e| diagnostic(e.widen()))?;
+            let answer = monitor(
+                &Tracking(&*client),
+                &monitor_io.ports(),
+                &monitor_config.thresholds,
+                request,
+            )
+            .await
             .map_err(diagnostic)?;
-            let answer = monitor(&*client, monitor_io, monitor_config, request)
-                .await
-                .map_err(diagnostic)?;
             return Ok(serde_json::to_value(answer).expect("answers serialize"));
         }
         let response = handle_with(&*client, event.payload, mirror, Some(s3))

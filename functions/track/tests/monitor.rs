@@ -9,66 +9,32 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use chrono::{DateTime, NaiveDate, Utc};
 use fraud_aws::S3Uri;
 use fraud_core::drift::{Finding, MonitorAlert, Thresholds};
-use fraud_core::model::ForestParams;
 use fraud_core::scoring::Scorer;
-use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
 use fraud_core::{ModelArtifact, Transaction, N_FEATURES};
 use fraud_db::scratch::ScratchDatabase;
-use fraud_db::{Client, MonitorStore, ScoredLedger, ScoredTransaction};
+use fraud_db::{Client, MonitorStore, ScoredLedger, ScoredTransaction, Tracking};
 use fraud_fn_track::monitor::{
-    monitor, AwsMonitorIo, MonitorAnswer, MonitorConfig, MonitorIo, MonitorRequest,
+    monitor, AwsMonitor, Drawn, MonitorAnswer, MonitorConfig, MonitorPorts, MonitorRequest,
+    ReportSink,
 };
-use fraud_generator::{Generator, GeneratorConfig};
+use fraud_pipeline::ports::{ArtifactSource, MonitorAlerts, ObjectSource};
+
+#[path = "support/generated.rs"]
+mod generated;
+use chrono::Utc;
+use generated::day;
 
 const TRAIN_DAYS: u32 = 90;
 const LIVE_DAYS: u32 = 30;
-
-fn day(d: u32) -> DateTime<Utc> {
-    (NaiveDate::from_ymd_opt(2019, 1, 1).unwrap() + chrono::Days::new(u64::from(d)))
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
-}
 
 /// The model trained on the first 90 days, and all 120 days of payments (time order).
 fn base() -> &'static (ModelArtifact, Vec<Transaction>) {
     static BASE: OnceLock<(ModelArtifact, Vec<Transaction>)> = OnceLock::new();
     BASE.get_or_init(|| {
-        let mut txs: Vec<Transaction> = Generator::new(GeneratorConfig {
-            customers: 300,
-            days: TRAIN_DAYS + LIVE_DAYS,
-            seed: 11,
-            ..GeneratorConfig::default()
-        })
-        .unwrap()
-        .all()
-        .collect();
-        txs.sort_by_key(|t| t.event_time());
-        let training: Vec<Transaction> = txs
-            .iter()
-            .filter(|t| t.trans_date_trans_time.and_utc() < day(TRAIN_DAYS))
-            .cloned()
-            .collect();
-        let params = ForestParams {
-            n_trees: 30,
-            seed: 3,
-            ..ForestParams::default()
-        };
-        let source = DataSource {
-            uri: "generated".into(),
-            sha256: "seed-11".into(),
-        };
-        let artifact = train_and_evaluate(
-            &prepare(training).unwrap(),
-            &source,
-            &[params],
-            TimeSplit::default(),
-            &|| {},
-        )
-        .unwrap();
+        let txs = generated::payments(300, TRAIN_DAYS + LIVE_DAYS, 11);
+        let artifact = generated::small_forest(&txs, TRAIN_DAYS, 3, "seed-11");
         (artifact, txs)
     })
 }
@@ -107,29 +73,65 @@ async fn score_live(client: &Client, artifact: &ModelArtifact, txs: &[Transactio
 #[derive(Default)]
 struct MemoryIo {
     artifacts: HashMap<String, ModelArtifact>,
-    payments: HashMap<String, Vec<Transaction>>,
+    /// Payments files (CSV) by URI.
+    payments: HashMap<String, Vec<u8>>,
     published: Mutex<Vec<MonitorAlert>>,
     reports: Mutex<Vec<(String, Vec<&'static str>)>>,
 }
 
-impl MonitorIo for MemoryIo {
-    async fn artifact(&self, version: &str) -> Result<ModelArtifact, String> {
+impl MemoryIo {
+    fn insert_payments(&mut self, uri: &str, txs: &[Transaction]) {
+        let mut csv = Vec::new();
+        fraud_core::csv_input::write_transactions(&mut csv, txs).unwrap();
+        self.payments.insert(uri.into(), csv);
+    }
+}
+
+/// Runs the monitor (default thresholds) with everything but the database in `io`.
+async fn monitor_in_memory(
+    client: &Client,
+    io: &MemoryIo,
+    request: MonitorRequest,
+) -> MonitorAnswer {
+    let reports = Drawn(io);
+    let ports = MonitorPorts {
+        payments: io,
+        artifacts: Some(io),
+        reports: &reports,
+        alerts: io,
+    };
+    let thresholds = MonitorConfig::from_lookup(|_| None).unwrap().thresholds;
+    monitor(&Tracking(client), &ports, &thresholds, request)
+        .await
+        .unwrap()
+}
+
+type MemoryError = std::io::Error;
+
+impl ObjectSource for MemoryIo {
+    type Error = MemoryError;
+    async fn read(&self, uri: &str) -> Result<Option<Vec<u8>>, MemoryError> {
+        Ok(self.payments.get(uri).cloned())
+    }
+}
+
+impl ArtifactSource for MemoryIo {
+    type Error = MemoryError;
+    async fn load(&self, version: &str) -> Result<ModelArtifact, MemoryError> {
         self.artifacts
             .get(version)
             .cloned()
-            .ok_or_else(|| format!("no artifact {version}"))
+            .ok_or_else(|| MemoryError::other(format!("no artifact {version}")))
     }
-    async fn payments(&self, uri: &S3Uri) -> Result<Vec<Transaction>, String> {
-        self.payments
-            .get(&uri.to_string())
-            .cloned()
-            .ok_or_else(|| format!("no payments at {uri}"))
-    }
-    async fn put_report(
+}
+
+impl ReportSink for MemoryIo {
+    type Error = MemoryError;
+    async fn put(
         &self,
         prefix: &str,
         files: Vec<fraud_report::ReportFile>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, MemoryError> {
         let names = files.iter().map(|f| f.name).collect();
         self.reports
             .lock()
@@ -137,7 +139,11 @@ impl MonitorIo for MemoryIo {
             .push((prefix.to_owned(), names));
         Ok(Some(format!("memory://{prefix}/index.html")))
     }
-    async fn publish(&self, alert: &MonitorAlert) -> Result<Option<String>, String> {
+}
+
+impl MonitorAlerts for MemoryIo {
+    type Error = MemoryError;
+    async fn publish(&self, alert: &MonitorAlert) -> Result<Option<String>, MemoryError> {
         self.published.lock().unwrap().push(alert.clone());
         Ok(Some(format!("m-{}", self.published.lock().unwrap().len())))
     }
@@ -170,9 +176,8 @@ async fn run(
     let live = score_live(&client, &artifact, &txs).await;
     let mut io = MemoryIo::default();
     io.artifacts.insert(artifact.version.clone(), artifact);
-    io.payments.insert(PAYMENTS_URI.into(), txs);
-    let config = MonitorConfig::from_lookup(|_| None).unwrap();
-    let answer = monitor(&client, &io, &config, request(true)).await.unwrap();
+    io.insert_payments(PAYMENTS_URI, &txs);
+    let answer = monitor_in_memory(&client, &io, request(true)).await;
     (answer, io, live, db)
 }
 
@@ -294,10 +299,7 @@ async fn without_payments_the_score_is_judged_and_feature_drift_is_said_not_to_b
     let mut io = MemoryIo::default();
     io.artifacts
         .insert(artifact.version.clone(), artifact.clone());
-    let config = MonitorConfig::from_lookup(|_| None).unwrap();
-    let answer = monitor(&client, &io, &config, request(false))
-        .await
-        .unwrap();
+    let answer = monitor_in_memory(&client, &io, request(false)).await;
     let w = &answer.windows[0];
     let drift = w.monitor.drift.as_ref().unwrap();
     assert!(drift.score_psi.is_some() && drift.features.is_empty());
@@ -349,7 +351,7 @@ async fn on_the_stack_the_monitor_reads_s3_writes_its_report_and_publishes_to_sn
     })
     .unwrap();
     assert_eq!(config.thresholds, Thresholds::default());
-    let io = AwsMonitorIo::new(&aws, &config);
+    let io = AwsMonitor::new(&aws, &config);
     let mut event = serde_json::json!({
         "action": "monitor",
         "since": day(TRAIN_DAYS).to_rfc3339(),
@@ -358,7 +360,9 @@ async fn on_the_stack_the_monitor_reads_s3_writes_its_report_and_publishes_to_sn
     });
     event["model_version"] = artifact.version.clone().into();
     let request = MonitorRequest::from_event(event, 24, Utc::now()).unwrap();
-    let answer = monitor(&client, &io, &config, request).await.unwrap();
+    let answer = monitor(&Tracking(&client), &io.ports(), &config.thresholds, request)
+        .await
+        .unwrap();
     assert!(answer.alert);
     let w = &answer.windows[0];
     assert!(w.alert_message_id.is_some(), "published to SNS");

@@ -106,13 +106,8 @@ impl QualityRequest {
             Some(_) => return Err(bad("field `model_version` is empty")),
             None => return Err(bad("{\"action\": \"quality\"} needs `model_version`")),
         };
-        let time = |field: &str, value: Option<String>| {
-            value
-                .map(|v| parse_time(&v).map_err(|reason| bad(format!("field `{field}`: {reason}"))))
-                .transpose()
-        };
-        let since = time("since", event.since)?;
-        let until = time("until", event.until)?;
+        let since = event_time("since", event.since)?;
+        let until = event_time("until", event.until)?;
         if let (Some(s), Some(u)) = (since, until) {
             if s >= u {
                 return Err(bad(format!(
@@ -135,6 +130,16 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("`{text}` is not an RFC 3339 time (e.g. 2026-12-01T10:00:00Z): {e}"))
+}
+
+/// An event's optional time `field` (RFC 3339), or a bad event naming the field.
+pub fn event_time<E>(
+    field: &str,
+    value: Option<String>,
+) -> Result<Option<DateTime<Utc>>, TrackError<E>> {
+    value
+        .map(|v| parse_time(&v).map_err(|reason| bad(format!("field `{field}`: {reason}"))))
+        .transpose()
 }
 
 /// A row refused before it reached the database.

@@ -10,7 +10,8 @@
 //! `{"action": "best", "metric": "pr_auc"|"roc_auc"|"f1", "promoted_only": bool}` the run
 //! with the highest test-slice metric (default `pr_auc`, all runs). Monitoring:
 //! `{"action": "labels", …}` records later labels and `{"action": "quality", …}` computes a
-//! model version's live quality.
+//! model version's live quality; `{"action": "monitor", …}` ([`monitor`], dispatched by the
+//! track function with its settings and adapters) watches the served models.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,6 +19,7 @@ use uuid::Uuid;
 
 pub mod error;
 pub mod labels;
+pub mod monitor;
 
 pub use error::TrackError;
 

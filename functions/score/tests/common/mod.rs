@@ -13,7 +13,6 @@ use fraud_core::train::{prepare, train_and_evaluate, DataSource, TimeSplit};
 use fraud_core::{ModelArtifact, Transaction};
 use fraud_db::scratch::ScratchDatabase;
 use fraud_fn_score::Config;
-use fraud_generator::{Generator, GeneratorConfig};
 
 /// One test's own buckets, alert queue and database (topics are named from `suffix`).
 pub struct Stack {
@@ -101,45 +100,17 @@ impl Stack {
 
     /// Every alert message on the queue (drained), parsed.
     pub async fn drain_alerts_bodies(&self) -> Vec<serde_json::Value> {
-        let mut seen = Vec::new();
-        loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            if out.messages().is_empty() {
-                return seen;
-            }
-            for m in out.messages() {
-                seen.push(serde_json::from_str(m.body().unwrap()).unwrap());
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
+        let bodies = fraud_aws::scratch::drain_queue(&self.sqs, &self.queue_url).await;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).unwrap())
+            .collect()
     }
 }
 
 /// Generated payments (deterministic by seed).
 pub fn generated(customers: u32, days: u32, seed: u64) -> Vec<Transaction> {
-    Generator::new(GeneratorConfig {
-        customers,
-        days,
-        seed,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .all()
-    .collect()
+    fraud_generator::payments(customers, days, seed).unwrap()
 }
 
 /// A small forest (40 trees) trained with the shared core.

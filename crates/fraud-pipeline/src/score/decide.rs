@@ -1,12 +1,12 @@
-//! The synchronous path: one payment in, one decision out, while the payment is being
-//! authorised. The same model cache, feature pipeline, rules, per-card history and
-//! ledger as the stream ([`crate::stream`]), so:
+//! One payment (the decision API): one payment in, one decision out, while the payment is
+//! being authorised. The same model, feature pipeline, rules, per-card history and ledger
+//! as a batch, so:
 //!
-//! - the card is locked (the same advisory lock the stream takes) while its history is
-//!   read, the payment added, and the answer claimed in the ledger, in one transaction;
+//! - the card is locked (the same lock a batch takes) while its history is read, the
+//!   payment added, and the answer claimed in the ledger, in one transaction;
 //! - the same `trans_num` asked again gets the answer the ledger kept (`repeated: true`),
 //!   and a payment the stream scored first gets the stream's probability and outcome;
-//! - the decision waits on nothing but PostgreSQL: its scored record and alert are
+//! - the decision waits on nothing but the database: its scored record and alert are
 //!   written when the payment reaches the stream (every payment does: ingest publishes
 //!   what the payments API returns), which finds it decided, counts it once in the
 //!   card's history, and writes the kept answer rather than a second score.
@@ -16,11 +16,11 @@
 
 use std::time::Instant;
 
-use fraud_core::scoring::{DecisionAnswer, DecisionTimings};
+use fraud_core::scoring::{DecidedBy, DecisionAnswer, DecisionTimings};
 use fraud_core::Transaction;
-use fraud_db::{CardStateStore, LedgerEntry, ScoredLedger, ScoredTransaction};
 
-use crate::{ms, Scorer};
+use super::{judge, ms, LedgerEntry, ScorePorts, ScoredTransaction, Scoring};
+use crate::ports::{ModelSource, ScoreDatabase, ScoreTransaction};
 
 /// Why a payment could not be decided.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +31,6 @@ pub enum DecideError {
     /// Ours: HTTP 503 (retry), with the reason.
     #[error("cannot decide now: {0}")]
     Unavailable(String),
-}
-
-impl From<fraud_db::DbError> for DecideError {
-    fn from(e: fraud_db::DbError) -> Self {
-        DecideError::Unavailable(e.to_string())
-    }
 }
 
 /// The one payment of a request, in any encoding the stream accepts.
@@ -66,7 +60,7 @@ fn answer_again(trans_num: &str, entry: LedgerEntry) -> DecisionAnswer {
         trans_num: trans_num.to_owned(),
         probability: entry.probability,
         decision: entry.outcome,
-        decided_by: fraud_core::scoring::DecidedBy::Model,
+        decided_by: DecidedBy::Model,
         reasons: Vec::new(),
         rules_fired: Vec::new(),
         model_version: entry.model_version,
@@ -80,7 +74,7 @@ fn answer_again(trans_num: &str, entry: LedgerEntry) -> DecisionAnswer {
     answer
 }
 
-impl Scorer {
+impl<P: ScorePorts> Scoring<P> {
     /// Decides one payment (the request body: flat JSON or any encoding the stream
     /// accepts).
     pub async fn decide(&self, body: &[u8]) -> Result<DecisionAnswer, DecideError> {
@@ -88,28 +82,29 @@ impl Scorer {
         let tx = one_payment(body)?;
         let model = self
             .models
-            .get()
+            .model()
             .await
             .map_err(|e| DecideError::Unavailable(format!("no usable model: {e}")))?;
         let rules = self
-            .rules
-            .get()
+            .models
+            .rules()
             .await
             .map_err(|e| DecideError::Unavailable(format!("no usable rules: {e}")))?;
+        let unavailable =
+            |e: <P::Db as ScoreDatabase>::Error| DecideError::Unavailable(e.to_string());
 
         let t = Instant::now();
         let mut db = self.db.lock().await;
-        let txn = fraud_db::begin(&mut db, &self.config.database_url).await?;
-        let store = CardStateStore::new(&txn);
-        let ledger = ScoredLedger::new(&txn);
+        let txn = db.begin().await.map_err(unavailable)?;
         let cards = [tx.cc_num];
         // One round trip: lock the card, read its history and the ledger.
         let (_, mut histories, entry) = futures::future::try_join3(
-            store.lock(&cards),
-            store.load(&cards),
-            ledger.entry(&tx.trans_num),
+            txn.lock_cards(&cards),
+            txn.load_cards(&cards),
+            txn.entry(&tx.trans_num),
         )
-        .await?;
+        .await
+        .map_err(unavailable)?;
         let load_ms = ms(t);
         if let Some(entry) = entry {
             drop(txn); // rolls back: nothing was written
@@ -121,21 +116,20 @@ impl Scorer {
         let t = Instant::now();
         let history = histories.entry(tx.cc_num).or_default();
         let features = history.observe(&tx);
-        let (score, decided_by) =
-            crate::judge(&model, &rules, &tx, &features, model.assess(&features));
+        let (score, decided_by) = judge(&model, &rules, &tx, &features, model.assess(&features));
         let mut answer = DecisionAnswer::new(&score, decided_by, chrono::Utc::now().to_rfc3339());
         let decide_ms = ms(t);
 
         let t = Instant::now();
-        let row = ScoredTransaction::new(&score, tx.trans_date_trans_time.and_utc())
-            .labelled(tx.is_fraud);
+        let row = ScoredTransaction::of(&tx, &score);
         let kept = serde_json::to_string(&answer).expect("answers serialize");
         // Pipelined: the claim and the history save go out together, then the commit.
         let (claimed, ()) = futures::future::try_join(
-            ledger.claim_decision(&row, &kept),
-            store.save(&[(tx.cc_num, &*history)]),
+            txn.claim_decision(&row, &kept),
+            txn.save_cards(&[(tx.cc_num, &*history)]),
         )
-        .await?;
+        .await
+        .map_err(unavailable)?;
         if !claimed {
             // Another writer claimed this trans_num between our read and our insert
             // (only possible for a trans_num reused on another card): its answer wins.
@@ -145,7 +139,7 @@ impl Scorer {
                 tx.trans_num
             )));
         }
-        fraud_db::commit(txn).await?;
+        txn.commit().await.map_err(unavailable)?;
         let write_ms = ms(t);
         answer.took_ms = ms(started);
         answer.timings = Some(DecisionTimings {
