@@ -56,18 +56,20 @@ for size in $SIZES; do
   rows=$(($(wc -l < "$data") - 1))
 
   say "$name: fraudctl train ($rows rows)"
+  load=$(cut -d' ' -f1 /proc/loadavg)
   rm -rf "$WORK/model-$name"
   "${MEASURE[@]}" --stdout "$WORK/train-$name.txt" -- \
     "$FRAUDCTL" train --data "$data" --out "$WORK/model-$name" --no-report > "$WORK/ours-$name.json"
   grep -E '^  [a-z-]+ +[0-9]+ trees' "$WORK/train-$name.txt" || true
-  "$PY" - "$name" "$rows" "$WORK/ours-$name.json" "$WORK/model-$name/model.json" >> "$RESULTS" <<'EOF'
+  "$PY" - "$name" "$rows" "$WORK/ours-$name.json" "$WORK/model-$name/model.json" "$load" >> "$RESULTS" <<'EOF'
 import json, sys
 name, rows, measured, model = sys.argv[1], int(sys.argv[2]), json.load(open(sys.argv[3])), json.load(open(sys.argv[4]))
+load = float(sys.argv[5])
 test = model["metrics"]["test"]
 print(json.dumps({
     "size": name, "rows": rows, "side": "ours", "model": "fraudctl train (auto: " + model["model"]["params"]["learner"] + ")",
     "wall_s": measured["wall_s"], "cpu_s": measured["user_s"] + measured["sys_s"], "max_rss_kb": measured["max_rss_kb"],
-    "fit_s": model["training"]["train_seconds"], "pr_auc": test["pr_auc"], "f1": test["f1"],
+    "fit_s": model["training"]["train_seconds"], "pr_auc": test["pr_auc"], "f1": test["f1"], "load": load,
     "candidates": {c["params"]["learner"]: {"seconds": c["train_seconds"], "validation_pr_auc": c["validation_pr_auc"]}
                    for c in model["training"]["candidates"]},
 }))
@@ -77,15 +79,16 @@ EOF
   "$FRAUDCTL" features --data "$data" --out "$features" > /dev/null
   for library in xgboost lightgbm; do
     say "$name: $library grid"
+    load=$(cut -d' ' -f1 /proc/loadavg)
     "${MEASURE[@]}" -- "$PY" bench/reference/gbdt.py "$features" --only "$library" > "$WORK/$library-$name.json"
-    "$PY" - "$name" "$rows" "$WORK/$library-$name.json" >> "$RESULTS" <<'EOF'
+    "$PY" - "$name" "$rows" "$WORK/$library-$name.json" "$load" >> "$RESULTS" <<'EOF'
 import json, sys
-name, rows, measured = sys.argv[1], int(sys.argv[2]), json.load(open(sys.argv[3]))
+name, rows, measured, load = sys.argv[1], int(sys.argv[2]), json.load(open(sys.argv[3])), float(sys.argv[4])
 out = measured["output"]
 print(json.dumps({
     "size": name, "rows": rows, "side": out["model"].split()[0], "model": out["model"],
     "wall_s": measured["wall_s"], "cpu_s": measured["user_s"] + measured["sys_s"], "max_rss_kb": measured["max_rss_kb"],
-    "fit_s": out["train_seconds"], "pr_auc": out["pr_auc"], "f1": out["f1"], "params": out["params"],
+    "fit_s": out["train_seconds"], "pr_auc": out["pr_auc"], "f1": out["f1"], "params": out["params"], "load": load,
 }))
 EOF
     tail -1 "$RESULTS"

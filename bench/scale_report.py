@@ -75,8 +75,8 @@ def section(sizes, by, figure_path, benchmarks_file, command):
         "the same test slice (F1 at the validation F1-best threshold)."
     )
     out.append("")
-    out.append("| rows | side | wall s | fit s | CPU s | peak RSS | test PR-AUC | F1 | ours' wall ÷ this fit |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| rows | side | load at start | wall s | fit s | CPU s | peak RSS | test PR-AUC | F1 | ours' wall ÷ this fit |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for s in sizes:
         ours = by.get((s, "ours"))
         for side in SIDES:
@@ -85,9 +85,16 @@ def section(sizes, by, figure_path, benchmarks_file, command):
                 continue
             ratio = f"{ours['wall_s'] / r['fit_s']:.2f}×" if ours and side != "ours" else ""
             out.append(
-                f"| {r['rows']:,} | {r['model']} | {r['wall_s']:.1f} | {r['fit_s']:.1f} | {r['cpu_s']:.1f} | "
+                f"| {r['rows']:,} | {r['model']} | {r.get('load', float('nan')):.1f} | {r['wall_s']:.1f} | {r['fit_s']:.1f} | {r['cpu_s']:.1f} | "
                 f"{r['max_rss_kb'] / 1024 / 1024:.2f} GB | {r['pr_auc']:.4f} | {r['f1']:.3f} | {ratio} |"
             )
+    out.append("")
+    out.append(
+        f"*Load at start* is the 1-minute load average when the side began; above {os.cpu_count()} (the cores), "
+        "other work shared the machine and every side's wall time suffers, OpenMP's most (XGBoost and LightGBM "
+        "threads spin while they wait, which also inflates their CPU seconds). Compare sides measured at a "
+        "similar load, and CPU seconds beside wall seconds."
+    )
     out.append("")
     out.append("Where our time goes (the candidates' fit seconds; the blend reuses the two models, so it "
                "costs its calibration only):")
