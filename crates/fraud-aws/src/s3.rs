@@ -38,26 +38,43 @@ impl std::fmt::Display for S3Uri {
     }
 }
 
+/// GetObject's error for `bucket`/`key`.
+fn get_error(bucket: &str, key: &str, message: String) -> AwsError {
+    AwsError::S3 {
+        operation: "GetObject",
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message,
+    }
+}
+
+/// An object's body as it arrives; `Ok(None)` when the object does not exist.
+async fn body(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<aws_sdk_s3::primitives::ByteStream>, AwsError> {
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Ok(Some(out.body)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(get_error(bucket, key, describe(&e))),
+    }
+}
+
 /// Reads a whole object; `Ok(None)` when it does not exist.
 pub async fn get_bytes(
     client: &Client,
     bucket: &str,
     key: &str,
 ) -> Result<Option<Vec<u8>>, AwsError> {
-    let err = |message: String| AwsError::S3 {
-        operation: "GetObject",
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        message,
+    let Some(body) = body(client, bucket, key).await? else {
+        return Ok(None);
     };
-    match client.get_object().bucket(bucket).key(key).send().await {
-        Ok(out) => {
-            let body = out.body.collect().await.map_err(|e| err(describe(&e)))?;
-            Ok(Some(body.to_vec()))
-        }
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-        Err(e) => Err(err(describe(&e))),
-    }
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| get_error(bucket, key, describe(&e)))?;
+    Ok(Some(bytes.to_vec()))
 }
 
 /// Reads an object chunk by chunk as the body arrives, sending each to `chunks`, so it is
@@ -69,24 +86,19 @@ pub async fn stream_object(
     key: &str,
     chunks: tokio::sync::mpsc::Sender<Vec<u8>>,
 ) -> Result<bool, AwsError> {
-    let err = |message: String| AwsError::S3 {
-        operation: "GetObject",
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        message,
+    let Some(mut body) = body(client, bucket, key).await? else {
+        return Ok(false);
     };
-    match client.get_object().bucket(bucket).key(key).send().await {
-        Ok(mut out) => {
-            while let Some(chunk) = out.body.try_next().await.map_err(|e| err(describe(&e)))? {
-                if chunks.send(chunk.to_vec()).await.is_err() {
-                    break;
-                }
-            }
-            Ok(true)
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| get_error(bucket, key, describe(&e)))?
+    {
+        if chunks.send(chunk.to_vec()).await.is_err() {
+            break;
         }
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(false),
-        Err(e) => Err(err(describe(&e))),
     }
+    Ok(true)
 }
 
 /// Writes a whole object.

@@ -20,9 +20,10 @@ use fraud_aws::ModelStore;
 use fraud_db::scratch::ScratchDatabase;
 use fraud_db::{Client, RunStore};
 use fraud_fn_train::TrainResponse;
-use fraud_generator::{Generator, GeneratorConfig};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Mutex};
+
+mod common;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fraud-train");
 
@@ -107,20 +108,9 @@ async fn job_trains_stores_the_artifact_and_records_the_run() {
     let (s3, bucket) = fraud_aws::scratch::scratch_bucket("test-train-job").await;
     let db = ScratchDatabase::create().await;
     let lambda = track_invoke_api(db.migrated().await).await;
-    let mut csv = Vec::new();
-    Generator::new(GeneratorConfig {
-        customers: 300,
-        days: 60,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .write_csv(&mut csv, |_| {})
-    .unwrap();
-    fraud_aws::put_bytes(&s3, &bucket, "train/data.csv", csv, "text/csv")
-        .await
-        .unwrap();
+    let uri = common::upload_generated(&s3, &bucket, "train/data.csv", 300, 60).await;
     let request = json!({
-        "data_uris": [format!("s3://{bucket}/train/data.csv")],
+        "data_uris": [uri],
         "trees": 30,
         "seed": 5,
         "learner": "cart"

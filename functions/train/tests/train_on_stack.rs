@@ -5,25 +5,14 @@
 use fraud_aws::ModelStore;
 use fraud_core::model::Learner;
 use fraud_fn_train::{Config, TrainRequest, Trainer};
-use fraud_generator::{Generator, GeneratorConfig};
+
+mod common;
 
 #[tokio::test]
 async fn promotes_only_a_better_model_unless_forced() {
     let (s3, bucket) = fraud_aws::scratch::scratch_bucket("test-train").await;
     let aws = fraud_aws::aws_config().await;
-    let mut csv = Vec::new();
-    Generator::new(GeneratorConfig {
-        customers: 400,
-        days: 60,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .write_csv(&mut csv, |_| {})
-    .unwrap();
-    fraud_aws::put_bytes(&s3, &bucket, "train/data.csv", csv, "text/csv")
-        .await
-        .unwrap();
-    let uri = format!("s3://{bucket}/train/data.csv");
+    let uri = common::upload_generated(&s3, &bucket, "train/data.csv", 400, 60).await;
 
     let trainer = Trainer::new(
         Config {
@@ -169,15 +158,7 @@ async fn training_data_streamed_from_s3_reads_and_hashes_like_the_whole_files() 
     use sha2::{Digest, Sha256};
 
     let (s3, bucket) = fraud_aws::scratch::scratch_bucket("test-train-stream").await;
-    let mut first = Vec::new();
-    Generator::new(GeneratorConfig {
-        customers: 300,
-        days: 40,
-        ..GeneratorConfig::default()
-    })
-    .unwrap()
-    .write_csv(&mut first, |_| {})
-    .unwrap();
+    let first = common::generated_csv(300, 40);
     // Megabytes, so the body arrives in many chunks; the second file has one bad row.
     assert!(first.len() > 2_000_000, "{} bytes", first.len());
     let header_end = first.iter().position(|&b| b == b'\n').unwrap() + 1;
