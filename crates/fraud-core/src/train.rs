@@ -82,7 +82,7 @@ pub struct DataSource {
 /// to this many, then this many. Below it (the fixture, most daily retrains) nothing
 /// changes; above it the forest's cost stops growing with the data. At 1.3M generated
 /// rows (790k training rows) the capped forest's validation PR-AUC was 0.975 against
-/// 0.979 with every row drawn, and the boosting (0.987) was chosen either way
+/// 0.979 with every row drawn; the boosting (0.987) was chosen over both
 /// (BENCHMARKS.md, "Training at scale").
 pub const DEFAULT_MAX_SAMPLES: usize = 250_000;
 
