@@ -219,7 +219,9 @@ impl Parsed {
 
 /// `std::io::Read` over the chunks of [`ObjectSource::stream`], hashing each as it
 /// arrives (the CSV parser is synchronous: it runs on a blocking thread and waits here
-/// for the next chunk).
+/// for the next chunk). Ours rather than tokio-util's `SyncIoBridge` over a
+/// `StreamReader`: those need the port to hand out an `AsyncRead` (two more crates in the
+/// use-case layer) and a separate pass or wrapper for the hash, which this takes on the way.
 struct ChunkReader<'a> {
     receiver: tokio::sync::mpsc::Receiver<Vec<u8>>,
     chunk: Vec<u8>,
