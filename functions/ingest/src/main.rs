@@ -1,5 +1,8 @@
 //! Lambda entry point of the ingest function (EventBridge schedule or direct invoke).
 #![forbid(unsafe_code)]
+// The poll future (HTTP client, S3 upload, Kafka producer, retries) nests deeper than
+// rustc's default query depth of 128 when its layout is computed; 256 is rustc's own advice.
+#![recursion_limit = "256"]
 
 use fraud_fn_ingest::{Config, IngestRequest, Ingestor};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
