@@ -9,7 +9,7 @@ than 0.10 below the test PR-AUC, by default) the monitor answers "alert": true a
 DAG invokes the train function, then checks the new model like fraud_retrain does.
 
 Conf (all optional), e.g.
-    {"hours": 24, "payments_uris": ["s3://<data bucket>/payments/2026-12.csv"],
+    {"hours": 24, (or "since"/"until": RFC 3339 times for an explicit window) "payments_uris": ["s3://<data bucket>/payments/2026-12.csv"],
      "data_uris": ["s3://<data bucket>/train/2026-12.csv"], "min_pr_auc": 0.5}
 `payments_uris` (the window's payments, from 30 days before it, to recompute features)
 defaults to the Variable `fraud_monitor_payments_uris` (a JSON list; without any, only
@@ -41,6 +41,8 @@ TRAIN_READ_TIMEOUT = 1800
     max_active_runs=1,
     params={
         "hours": Param(24, type="integer", minimum=1, description="window: the hours of payments before now"),
+        "since": Param(None, type=["null", "string"], description="window start, RFC 3339 (instead of hours; e.g. a backfill's)"),
+        "until": Param(None, type=["null", "string"], description="window end, RFC 3339 (with since; default now)"),
         "model_version": Param(None, type=["null", "string"], description="one version (default: every version in the window)"),
         "payments_uris": Param([], type="array", items={"type": "string"}, description="the window's payments (CSV, s3://)"),
         "data_uris": Param([], type="array", items={"type": "string"}, description="training CSVs for the retrain"),
@@ -52,7 +54,12 @@ TRAIN_READ_TIMEOUT = 1800
 def fraud_monitor():
     @task
     def build_monitor_request(params=None) -> str:
-        request = {"action": "monitor", "hours": int(params.get("hours") or 24)}
+        request = {"action": "monitor"}
+        if params.get("since") or params.get("until"):
+            # An explicit window (a backfill's, a past day's) instead of the last hours.
+            request.update({k: params[k] for k in ("since", "until") if params.get(k)})
+        else:
+            request["hours"] = int(params.get("hours") or 24)
         if params.get("model_version"):
             request["model_version"] = params["model_version"]
         uris = s3_uris(params.get("payments_uris"), "fraud_monitor_payments_uris", "payments_uris")
@@ -117,7 +124,7 @@ def fraud_monitor():
               % (result.get("model_version"), pr_auc, result.get("promoted"), result.get("promotion_reason")))
         if pr_auc < float(params.get("min_pr_auc", 0.5)):
             raise AirflowException(f"retrained model's test PR-AUC {pr_auc:.4f} is below min_pr_auc")
-        return {k: result.get(k) for k in ("model_version", "test_pr_auc", "promoted", "promotion_reason")}
+        return {k: result.get(k) for k in ("model_version", "artifact_uri", "test_pr_auc", "promoted", "promotion_reason")}
 
     check_retrained(train.output)
 

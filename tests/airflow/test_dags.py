@@ -382,6 +382,15 @@ def test_monitor_without_alert_does_not_train(dagbag, fake) -> None:
     assert dr.get_task_instance("invoke_train").state == "skipped"
 
 
+def test_monitor_takes_an_explicit_window_instead_of_the_last_hours(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = (monitored(False), False)
+    dr = run(dagbag, "fraud_monitor", {"model_version": "v1", "since": "2026-12-06T10:00:00Z",
+                                       "until": "2026-12-06T11:00:00Z"})
+    assert dr.state == DagRunState.SUCCESS
+    assert fake.calls[0][1] == {"action": "monitor", "since": "2026-12-06T10:00:00Z",
+                                "until": "2026-12-06T11:00:00Z", "model_version": "v1"}
+
+
 def test_monitor_fails_on_error_or_an_answer_without_a_verdict(dagbag, fake) -> None:
     fake.answers["fraud-track"] = ({"errorType": "SourceError", "errorMessage": "no artifact"}, True)
     assert run(dagbag, "fraud_monitor").state == DagRunState.FAILED

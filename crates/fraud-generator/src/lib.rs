@@ -8,6 +8,12 @@
 //! several high-amount payments in `shopping_net`, `grocery_pos`, `misc_net` and
 //! similar categories appear, mostly between 22:00 and 04:00.
 //!
+//! A [`Drift`] changes the world from a given day on, for monitoring scenarios: every
+//! amount is multiplied by a factor (prices moved) and a new fraud pattern appears that
+//! the old one's model has never seen: daytime bursts of mid-sized payments in `travel`,
+//! `health_fitness` and `home`, a few minutes apart. Without a drift the output is the
+//! same as before drifts existed.
+//!
 //! Output is deterministic: every (card, day) draws from its own seeded stream, so days
 //! can be generated in parallel and the same seed gives the same file byte for byte.
 //! Rows are written day by day in time order, so memory stays flat at any size.
@@ -37,6 +43,31 @@ pub struct GeneratorConfig {
     pub seed: u64,
     /// Expected fraud episodes per card per year (about 0.35 gives Sparkov's ~0.5% fraud rate).
     pub episodes_per_card_year: f64,
+    /// A change of the world from some day on (none by default).
+    pub drift: Option<Drift>,
+}
+
+/// From `from_day` (counted from the first simulated day) on: every amount times
+/// `amount_factor`, and, when `new_pattern` is set, a share `new_pattern_share` of the
+/// fraud episodes follows a pattern the earlier data never shows (daytime bursts of
+/// $150–450 payments in `travel`, `health_fitness` and `home`, minutes apart).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drift {
+    pub from_day: u32,
+    pub amount_factor: f64,
+    pub new_pattern: bool,
+    pub new_pattern_share: f64,
+}
+
+impl Default for Drift {
+    fn default() -> Self {
+        Drift {
+            from_day: 0,
+            amount_factor: 1.0,
+            new_pattern: true,
+            new_pattern_share: 0.7,
+        }
+    }
 }
 
 impl Default for GeneratorConfig {
@@ -47,6 +78,7 @@ impl Default for GeneratorConfig {
             start: NaiveDate::from_ymd_opt(2019, 1, 1).expect("valid date"),
             seed: 7,
             episodes_per_card_year: 0.35,
+            drift: None,
         }
     }
 }
@@ -60,6 +92,10 @@ pub enum GeneratorError {
     Days(u32),
     #[error("episodes_per_card_year must be between 0 and 365, got {0}")]
     EpisodeRate(f64),
+    #[error("drift amount_factor must be between 0.01 and 100, got {0}")]
+    DriftAmountFactor(f64),
+    #[error("drift new_pattern_share must be between 0 and 1, got {0}")]
+    DriftShare(f64),
 }
 
 /// Totals of a run.
@@ -120,6 +156,13 @@ const CATEGORY_WEIGHTS: [f64; 14] = [
     7.0, 7.0, 10.0, 3.5, 9.5, 6.5, 9.5, 8.5, 5.0, 6.0, 7.0, 7.5, 9.0, 3.0,
 ];
 
+/// The drift's new fraud pattern: category mix and amount range (dollars).
+const NEW_FRAUD_PROFILE: [(Category, f64, f64, f64); 3] = [
+    (Category::Travel, 0.4, 150.0, 450.0),
+    (Category::HealthFitness, 0.3, 150.0, 400.0),
+    (Category::Home, 0.3, 150.0, 450.0),
+];
+
 /// Fraud category mix and amount range (dollars).
 const FRAUD_PROFILE: [(Category, f64, f64, f64); 8] = [
     (Category::ShoppingNet, 0.26, 700.0, 1250.0),
@@ -155,6 +198,14 @@ impl Generator {
         }
         if !(0.0..=365.0).contains(&config.episodes_per_card_year) {
             return Err(GeneratorError::EpisodeRate(config.episodes_per_card_year));
+        }
+        if let Some(d) = config.drift {
+            if !(0.01..=100.0).contains(&d.amount_factor) {
+                return Err(GeneratorError::DriftAmountFactor(d.amount_factor));
+            }
+            if !(0.0..=1.0).contains(&d.new_pattern_share) {
+                return Err(GeneratorError::DriftShare(d.new_pattern_share));
+            }
         }
         let customers = (0..config.customers)
             .into_par_iter()
@@ -316,7 +367,21 @@ fn customer_day(
         let hour = legit_hour(&mut rng);
         out.push(payment(&mut rng, c, date, hour, category, amt, false));
     }
+    let drift = config.drift.filter(|d| day >= d.from_day);
+    let factor = drift.map_or(1.0, |d| d.amount_factor);
+    if factor != 1.0 {
+        for t in &mut out {
+            t.amt = (t.amt * factor * 100.0).round() / 100.0;
+        }
+    }
     if c.fraud_days.contains(&day) {
+        // The drift's pattern draws from a stream of its own, so the rest of the day
+        // (and every day before the drift) is the same as without it.
+        let mut own = stream(config.seed, index, day, 3);
+        if let Some(d) = drift.filter(|d| d.new_pattern && own.random_bool(d.new_pattern_share)) {
+            out.extend(new_pattern_burst(&mut own, c, date, d.amount_factor));
+            return out;
+        }
         let frauds = rng.random_range(1..=6);
         for _ in 0..frauds {
             let u: f64 = rng.random();
@@ -328,7 +393,7 @@ fn customer_day(
                     u <= acc
                 })
                 .unwrap_or(&FRAUD_PROFILE[0]);
-            let amt = rng.random_range(low..high);
+            let amt = rng.random_range(low..high) * factor;
             let hour = if rng.random_bool(0.8) {
                 (22 + rng.random_range(0..6)) % 24
             } else {
@@ -336,6 +401,39 @@ fn customer_day(
             };
             out.push(payment(&mut rng, c, date, hour, category, amt, true));
         }
+    }
+    out
+}
+
+/// The drift's new pattern: 3 to 8 payments of $150–450 (times the drift's factor) in
+/// `travel`, `health_fitness` or `home`, a few minutes apart, in the daytime.
+fn new_pattern_burst(
+    rng: &mut ChaCha8Rng,
+    c: &Customer,
+    date: NaiveDate,
+    factor: f64,
+) -> Vec<Transaction> {
+    let n = rng.random_range(3..=8);
+    let mut minute = rng.random_range(9 * 60..16 * 60);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let u: f64 = rng.random();
+        let mut acc = 0.0;
+        let &(category, _, low, high) = NEW_FRAUD_PROFILE
+            .iter()
+            .find(|(_, w, _, _)| {
+                acc += w;
+                u <= acc
+            })
+            .unwrap_or(&NEW_FRAUD_PROFILE[0]);
+        let amt = rng.random_range(low..high) * factor;
+        let mut tx = payment(rng, c, date, minute / 60, category, amt, true);
+        let time = NaiveTime::from_hms_opt(minute / 60, minute % 60, rng.random_range(0..60))
+            .expect("valid time");
+        tx.trans_date_trans_time = NaiveDateTime::new(date, time);
+        tx.unix_time = Some(tx.trans_date_trans_time.and_utc().timestamp());
+        out.push(tx);
+        minute = (minute + rng.random_range(2..15)).min(23 * 60 + 59);
     }
     out
 }
@@ -477,6 +575,92 @@ mod tests {
         let mean = |xs: &[&Transaction]| xs.iter().map(|t| t.amt).sum::<f64>() / xs.len() as f64;
         let legit: Vec<_> = txs.iter().filter(|t| t.is_fraud == Some(false)).collect();
         assert!(mean(&frauds) > 4.0 * mean(&legit));
+    }
+
+    fn drifted(from_day: u32) -> GeneratorConfig {
+        GeneratorConfig {
+            customers: 2000,
+            days: 60,
+            drift: Some(Drift {
+                from_day,
+                amount_factor: 1.5,
+                ..Drift::default()
+            }),
+            ..GeneratorConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_drift_leaves_the_days_before_it_untouched() {
+        let plain = Generator::new(GeneratorConfig {
+            customers: 2000,
+            days: 60,
+            ..GeneratorConfig::default()
+        })
+        .unwrap();
+        let drift = Generator::new(drifted(30)).unwrap();
+        for day in [0, 15, 29] {
+            assert_eq!(plain.day(day), drift.day(day), "day {day}");
+        }
+        assert_ne!(plain.day(30), drift.day(30));
+    }
+
+    #[test]
+    fn after_a_drift_amounts_are_scaled_and_the_new_pattern_appears_in_daytime() {
+        let plain: Vec<_> = Generator::new(GeneratorConfig {
+            customers: 2000,
+            days: 60,
+            ..GeneratorConfig::default()
+        })
+        .unwrap()
+        .all()
+        .filter(|t| t.is_fraud == Some(false))
+        .collect();
+        let txs: Vec<_> = Generator::new(drifted(0)).unwrap().all().collect();
+        let legit: Vec<_> = txs.iter().filter(|t| t.is_fraud == Some(false)).collect();
+        // Legitimate payments are the same draws, scaled (rounded to cents).
+        assert_eq!(legit.len(), plain.len());
+        for (a, b) in legit.iter().zip(&plain) {
+            assert_eq!(a.trans_num, b.trans_num);
+            assert!(
+                (a.amt - b.amt * 1.5).abs() <= 0.011,
+                "{} vs {}",
+                a.amt,
+                b.amt
+            );
+        }
+        let new_pattern = [Category::Travel, Category::HealthFitness, Category::Home];
+        let frauds: Vec<_> = txs.iter().filter(|t| t.is_fraud == Some(true)).collect();
+        let new: Vec<_> = frauds
+            .iter()
+            .filter(|t| new_pattern.contains(&t.category))
+            .collect();
+        assert!(
+            new.len() as f64 > 0.5 * frauds.len() as f64,
+            "{} of {} frauds in the new pattern",
+            new.len(),
+            frauds.len()
+        );
+        assert!(new.iter().all(|t| {
+            let h = chrono::Timelike::hour(&t.trans_date_trans_time);
+            (9..=18).contains(&h) && (225.0..=675.0).contains(&t.amt)
+        }));
+    }
+
+    #[test]
+    fn rejects_a_drift_without_a_sensible_factor_or_share() {
+        let mut config = drifted(10);
+        config.drift.as_mut().unwrap().amount_factor = 0.0;
+        assert_eq!(
+            Generator::new(config).err().unwrap(),
+            GeneratorError::DriftAmountFactor(0.0)
+        );
+        let mut config = drifted(10);
+        config.drift.as_mut().unwrap().new_pattern_share = 1.5;
+        assert_eq!(
+            Generator::new(config).err().unwrap(),
+            GeneratorError::DriftShare(1.5)
+        );
     }
 
     #[test]

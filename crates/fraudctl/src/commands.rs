@@ -6,7 +6,7 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use fraud_core::artifact::ARTIFACT_FILE;
 use fraud_core::calibration::CostModel;
@@ -17,7 +17,8 @@ use fraud_core::scoring::Scorer;
 use fraud_core::train::{
     candidates, prepare, train_and_evaluate_with_costs, DataSource, TimeSplit, DEFAULT_MAX_SAMPLES,
 };
-use fraud_generator::{Generator, GeneratorConfig};
+use fraud_core::Transaction;
+use fraud_generator::{Drift, Generator, GeneratorConfig};
 
 use crate::input::{create_parent, load_artifact, load_csv};
 use crate::progress;
@@ -42,6 +43,17 @@ pub struct GenerateArgs {
     /// Expected fraud episodes per card per year (0.35 gives about 0.5% frauds).
     #[arg(long, default_value_t = 0.35)]
     episodes_per_card_year: f64,
+    /// Drift from this day on (0 = the first day): amounts times
+    /// --drift-amount-factor and a new fraud pattern (see --drift-new-pattern-share).
+    #[arg(long)]
+    drift_from_day: Option<u32>,
+    /// With --drift-from-day: every amount from that day on is multiplied by this.
+    #[arg(long, default_value_t = 1.0, requires = "drift_from_day")]
+    drift_amount_factor: f64,
+    /// With --drift-from-day: the share of fraud episodes that follow the new pattern
+    /// (daytime bursts of $150-450 in travel, health_fitness and home); 0 = none.
+    #[arg(long, default_value_t = 0.7, requires = "drift_from_day")]
+    drift_new_pattern_share: f64,
 }
 
 pub fn generate(args: GenerateArgs) -> Result<()> {
@@ -54,6 +66,12 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
             .with_context(|| format!("--start `{}` is not a YYYY-MM-DD date", args.start))?,
         seed: args.seed,
         episodes_per_card_year: args.episodes_per_card_year,
+        drift: args.drift_from_day.map(|from_day| Drift {
+            from_day,
+            amount_factor: args.drift_amount_factor,
+            new_pattern: args.drift_new_pattern_share > 0.0,
+            new_pattern_share: args.drift_new_pattern_share,
+        }),
     };
     let generator = Generator::new(config)?;
     create_parent(&args.out)?;
@@ -328,22 +346,44 @@ pub struct EvaluateArgs {
     /// Where rejected rows go.
     #[arg(long, default_value = "out/evaluate-rejects.csv")]
     rejects: PathBuf,
+    /// Judge only the payments from this day (YYYY-MM-DD) on; the earlier rows only
+    /// warm the card histories, as the live score function's would be.
+    #[arg(long)]
+    since: Option<String>,
 }
 
 pub fn evaluate(args: EvaluateArgs) -> Result<()> {
     let artifact = load_artifact(&args.model)?;
-    let (txs, _, rejected) = load_csv(&args.data, &args.rejects)?;
+    let (mut txs, _, rejected) = load_csv(&args.data, &args.rejects)?;
+    let since = match &args.since {
+        Some(day) => Some(
+            day.parse::<chrono::NaiveDate>()
+                .with_context(|| format!("--since `{day}` is not a YYYY-MM-DD date"))?
+                .and_time(chrono::NaiveTime::MIN),
+        ),
+        None => None,
+    };
+    // `prepare` sorts by time with a stable sort: the same order as here.
+    txs.sort_by_key(Transaction::event_time);
+    let first = since.map_or(0, |s| txs.partition_point(|t| t.trans_date_trans_time < s));
+    if first == txs.len() {
+        bail!("no payment in {} on or after --since", args.data.display());
+    }
     let prepared = prepare(txs)?;
-    let scores = artifact.score_many(&prepared.features);
-    let report = SliceReport::new(&prepared.labels, &scores, artifact.threshold);
+    let scores = artifact.score_many(&prepared.features[first..]);
+    let report = SliceReport::new(&prepared.labels[first..], &scores, artifact.threshold);
     println!(
-        "Evaluated model {} on {} ({} rows, {} rejected)",
+        "Evaluated model {} on {} ({} rows judged{}, {} rejected)",
         artifact.version,
         args.data.display(),
         report.rows,
+        since.map_or(String::new(), |_| format!(
+            " from {}, {first} earlier rows warming the card histories",
+            args.since.as_deref().unwrap_or_default()
+        )),
         rejected
     );
-    print_report("all rows", &report);
+    print_report(if since.is_some() { "since" } else { "all rows" }, &report);
     Ok(())
 }
 

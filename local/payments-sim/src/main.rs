@@ -120,6 +120,7 @@ impl Cli {
                 start: self.start,
                 seed: self.seed,
                 episodes_per_card_year: self.fraud_episodes,
+                drift: None,
             }),
         };
         SimConfig {
