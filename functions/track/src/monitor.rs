@@ -283,7 +283,6 @@ impl AwsMonitor {
     }
 
     /// The ports the use case takes.
-    #[allow(clippy::type_complexity)]
     pub fn ports(
         &self,
     ) -> MonitorPorts<'_, S3Objects, ModelStore, Drawn<S3Reports>, SnsAlerts, MlflowMirror> {
