@@ -35,7 +35,7 @@ pub use fraud_pipeline::{RunMetric, TrainingRun};
 pub use labels::{Label, LabelConflict, LabelReport, LabelStore};
 pub use ledger::{LedgerEntry, ScoredLedger, ScoredTransaction};
 pub use migrate::migrate;
-pub use monitor::{MonitorStore, MonitorWindow, WindowScore};
+pub use monitor::{MonitorPoint, MonitorStore, MonitorWindow, WindowScore};
 pub use quality::{ModelQuality, QualityStore};
 pub use runs::{RecordOutcome, RunStore};
 pub use score::{ScoreDb, ScoreTxn};

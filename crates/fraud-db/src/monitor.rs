@@ -15,7 +15,7 @@ use tokio_postgres::GenericClient;
 
 use crate::DbError;
 
-pub use fraud_pipeline::monitoring::{MonitorWindow, WindowScore};
+pub use fraud_pipeline::monitoring::{MonitorPoint, MonitorWindow, WindowScore};
 
 /// The monitor's tables, over a connection or a transaction.
 pub struct MonitorStore<'a, C: GenericClient> {
@@ -183,6 +183,50 @@ impl<'a, C: GenericClient> MonitorStore<'a, C> {
         Ok(rows
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect())
+    }
+
+    /// The `limit` windows of `model_version` that end last (an open-ended window ends
+    /// when it was computed), newest first, each with the live quality stored under the
+    /// same key (`model_quality`; absent figures are `None`): the report's live metrics
+    /// over time.
+    pub async fn history(
+        &self,
+        model_version: &str,
+        limit: usize,
+    ) -> Result<Vec<MonitorPoint>, DbError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .client
+            .query_typed(
+                "SELECT CASE WHEN isfinite(m.window_since) THEN m.window_since END,
+                        CASE WHEN isfinite(m.window_until) THEN m.window_until END,
+                        m.computed_at, m.volume, m.score_psi, m.max_feature_psi,
+                        q.pr_auc, q.alert_rate, m.alert
+                 FROM model_monitor m
+                 LEFT JOIN model_quality q USING (model_version, window_since, window_until)
+                 WHERE m.model_version = $1
+                 ORDER BY CASE WHEN isfinite(m.window_until) THEN m.window_until
+                               ELSE m.computed_at END DESC,
+                          m.window_since DESC
+                 LIMIT $2",
+                &[(&model_version, Type::TEXT), (&limit, Type::INT8)],
+            )
+            .await
+            .map_err(DbError::query("read the monitor's history"))?;
+        Ok(rows
+            .iter()
+            .map(|r| MonitorPoint {
+                since: r.get(0),
+                until: r.get(1),
+                computed_at: r.get(2),
+                volume: u64::try_from(r.get::<_, i64>(3)).unwrap_or(0),
+                score_psi: r.get(4),
+                max_feature_psi: r.get(5),
+                pr_auc: r.get(6),
+                alert_rate: r.get(7),
+                alert: r.get(8),
+            })
             .collect())
     }
 }

@@ -2,7 +2,9 @@
 //! later labels, live quality and the monitor's windows.
 
 use chrono::{DateTime, Utc};
-use fraud_pipeline::monitoring::{Label, LabelReport, ModelQuality, MonitorWindow, WindowScore};
+use fraud_pipeline::monitoring::{
+    Label, LabelReport, ModelQuality, MonitorPoint, MonitorWindow, WindowScore,
+};
 use fraud_pipeline::ports::{Recorded, TrackingStore};
 use fraud_pipeline::{RunMetric, TrainingRun};
 use tokio_postgres::GenericClient;
@@ -79,5 +81,15 @@ impl<C: GenericClient + Sync> TrackingStore for Tracking<'_, C> {
 
     async fn store_window(&self, window: &MonitorWindow) -> Result<(), DbError> {
         MonitorStore::new(self.0).store(window).await
+    }
+
+    async fn monitor_history(
+        &self,
+        model_version: &str,
+        limit: usize,
+    ) -> Result<Vec<MonitorPoint>, DbError> {
+        MonitorStore::new(self.0)
+            .history(model_version, limit)
+            .await
     }
 }

@@ -6,12 +6,18 @@
 //! Mirroring is idempotent: the MLflow run carries the tag `fraud.run_id`, and a run
 //! already carrying it is left alone, so retries and re-sent events add nothing.
 //!
-//! The track use case reaches it through the [`RunMirror`] port.
+//! The model monitor's figures go to the same place: each monitored window's `monitor_*`
+//! metrics are logged on the MLflow run of the version's training run (mirrored first
+//! when missing), timestamped and stepped by the window's end, so MLflow charts them over
+//! time next to the run's test metrics (see `fraud_pipeline::track::monitor`).
+//!
+//! The track use case reaches it through the [`RunMirror`] and [`MonitorMirror`] ports.
 #![forbid(unsafe_code)]
 
 use std::time::Duration;
 
-use fraud_pipeline::ports::RunMirror;
+use fraud_pipeline::monitoring::MonitorMetrics;
+use fraud_pipeline::ports::{MonitorMirror, RunMirror};
 use fraud_pipeline::TrainingRun;
 use serde_json::{json, Value};
 
@@ -141,6 +147,24 @@ impl MlflowMirror {
         Ok(Mirrored::Created(mlflow_id))
     }
 
+    /// Logs a monitored window's metrics on the MLflow run of `run` (mirrored first when
+    /// missing); returns the MLflow run id.
+    pub async fn log_window(
+        &self,
+        run: &TrainingRun,
+        metrics: &MonitorMetrics,
+    ) -> Result<String, MlflowError> {
+        let (Mirrored::Created(id) | Mirrored::Existing(id)) = self.mirror(run).await?;
+        if !metrics.values.is_empty() {
+            self.call(
+                "runs/log-batch",
+                json!({"run_id": id, "metrics": monitor_batch(metrics)}),
+            )
+            .await?;
+        }
+        Ok(id)
+    }
+
     async fn experiment_id(&self) -> Result<String, MlflowError> {
         let name = &self.config.experiment;
         let url = format!(
@@ -220,6 +244,18 @@ impl RunMirror for MlflowMirror {
     }
 }
 
+impl MonitorMirror for MlflowMirror {
+    type Error = MlflowError;
+
+    async fn log_window(
+        &self,
+        run: &TrainingRun,
+        metrics: &MonitorMetrics,
+    ) -> Result<String, MlflowError> {
+        MlflowMirror::log_window(self, run, metrics).await
+    }
+}
+
 fn call_error(endpoint: &'static str, e: reqwest::Error) -> MlflowError {
     MlflowError::Call {
         endpoint,
@@ -272,9 +308,39 @@ pub fn batch(run: &TrainingRun, timestamp_ms: i64) -> (Vec<Value>, Vec<Value>, V
     (params, metrics, tags)
 }
 
+/// A monitored window's metrics as MLflow metrics: timestamp the window's end (ms), step
+/// the window's end in epoch seconds (stable when the window is monitored again, ordered
+/// by time however the windows were computed).
+pub fn monitor_batch(metrics: &MonitorMetrics) -> Vec<Value> {
+    let timestamp = metrics.window_end.timestamp_millis();
+    let step = metrics.window_end.timestamp();
+    metrics
+        .values
+        .iter()
+        .map(|(key, value)| json!({"key": key, "value": value, "timestamp": timestamp, "step": step}))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monitor_metrics_are_logged_at_the_window_end() {
+        let metrics = MonitorMetrics {
+            model_version: "v1".into(),
+            window_end: "2026-12-06T00:00:00Z".parse().unwrap(),
+            values: vec![("monitor_score_psi", 0.12), ("monitor_volume", 900.0)],
+        };
+        let batch = monitor_batch(&metrics);
+        assert_eq!(
+            batch,
+            [
+                json!({"key": "monitor_score_psi", "value": 0.12, "timestamp": 1_796_515_200_000_i64, "step": 1_796_515_200_i64}),
+                json!({"key": "monitor_volume", "value": 900.0, "timestamp": 1_796_515_200_000_i64, "step": 1_796_515_200_i64}),
+            ]
+        );
+    }
 
     #[test]
     fn no_tracking_uri_means_no_mirror_and_a_bad_one_is_named() {

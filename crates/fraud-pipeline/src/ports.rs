@@ -12,6 +12,7 @@
 //! | [`MonitorReports`] | a monitored window's report, drawn and stored | `fraud-report` + S3, wired in the track function |
 //! | [`MonitorAlerts`] | monitoring alerts (retrain) | `fraud_aws::SnsAlerts` (feature `sns`) |
 //! | [`RunMirror`] | a copy of each run for the MLflow UI | `fraud_mlflow::MlflowMirror` |
+//! | [`MonitorMirror`] | each monitored window's figures as metrics on that run | `fraud_mlflow::MlflowMirror` |
 //! | [`ModelSource`] | the model and the rules document in service (cached) | `fraud_aws::ServedModel` |
 //! | [`ScoreDatabase`], [`ScoreTransaction`] | card histories (locked per card) and the scored ledger, in one transaction | `fraud_db::ScoreDb` (PostgreSQL) |
 //! | [`ScoredPublisher`] | the scored topic (keyed by card) and the dead letters | Kafka (`fraud_kafka`), wired in the score function |
@@ -33,7 +34,7 @@ use fraud_core::{ModelArtifact, Transaction};
 use fraud_rules::Rules;
 
 use crate::ledger::{LedgerEntry, ScoredTransaction};
-use crate::monitoring::{ModelQuality, MonitorWindow, WindowScore};
+use crate::monitoring::{ModelQuality, MonitorMetrics, MonitorPoint, MonitorWindow, WindowScore};
 use crate::TrainingRun;
 
 /// An error an adapter may return: a sentence, its cause kept as its source.
@@ -263,6 +264,13 @@ pub trait TrackingStore: Sync {
         &self,
         window: &MonitorWindow,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// The `limit` stored windows of `model_version` that end last, with their live
+    /// quality (any order).
+    fn monitor_history(
+        &self,
+        model_version: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<MonitorPoint>, Self::Error>> + Send;
 }
 
 /// Whether a run reached the mirror.
@@ -283,6 +291,21 @@ pub trait RunMirror: Sync {
         &self,
         run: &TrainingRun,
     ) -> impl Future<Output = Result<Mirrored, Self::Error>> + Send;
+}
+
+/// The monitor's figures in the mirror, best effort like [`RunMirror`]: each monitored
+/// window's metrics logged on the mirror's copy of the model version's training run, so
+/// they chart over time beside the run's test metrics.
+pub trait MonitorMirror: Sync {
+    type Error: PortError;
+    /// Logs `metrics` on the mirror's copy of `run` (mirrored first when missing, as
+    /// [`RunMirror::mirror`] does); returns the mirror's run id. Logging the same window
+    /// again with the same values adds nothing.
+    fn log_window(
+        &self,
+        run: &TrainingRun,
+        metrics: &MonitorMetrics,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
 }
 
 /// The model and the rules document in service, as the score use case asks for them on
@@ -390,11 +413,16 @@ pub trait ResultsStore: Sync {
 }
 
 /// What a monitored window's report shows: the window's drift and verdict, its live
-/// quality, and the thresholds it was judged against.
+/// quality, the thresholds it was judged against, and the windows before it.
 pub struct WindowReport<'a> {
     pub window: &'a MonitorWindow,
     pub quality: &'a ModelQuality,
     pub thresholds: &'a Thresholds,
+    /// The model's test-slice PR-AUC (what the live PR-AUC is compared with).
+    pub test_pr_auc: f64,
+    /// The version's monitored windows in order of window end, this one included (the
+    /// newest [`crate::monitoring::HISTORY_WINDOWS`]): the live metrics over time.
+    pub history: &'a [MonitorPoint],
 }
 
 /// A monitored window's report: drawn from its figures and stored.

@@ -189,6 +189,7 @@ async fn run_bench(dir: &Path) {
         artifacts: Some(&io),
         reports: &reports,
         alerts: &io,
+        mirror: None::<&fraud_mlflow::MlflowMirror>,
     };
     let answer = monitor(&Tracking(&client), &ports, &thresholds, request)
         .await

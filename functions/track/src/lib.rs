@@ -1,8 +1,9 @@
 //! The track function: configuration and wiring of the track use case
 //! ([`fraud_pipeline::track`]): record training runs in PostgreSQL (and mirror them to
-//! MLflow when `MLFLOW_TRACKING_URI` is set), list and read them, record later labels
-//! and compute live quality. The adapters: `fraud_db::Tracking` (the run log, labels,
-//! quality), [`fraud_mlflow::MlflowMirror`], `fraud_aws::S3Objects` (label CSVs).
+//! MLflow when `MLFLOW_TRACKING_URI` is set, with the monitor's figures as metrics on
+//! them), list and read them, record later labels and compute live quality. The
+//! adapters: `fraud_db::Tracking` (the run log, labels, quality),
+//! [`fraud_mlflow::MlflowMirror`], `fraud_aws::S3Objects` (label CSVs).
 //!
 //! Monitoring: `{"action": "monitor", …}` watches the served models: drift against the
 //! training distribution, live quality, alerts (the use case

@@ -34,7 +34,9 @@ async fn main() -> anyhow::Result<()> {
     let s3 = fraud_aws::s3_client(&aws);
     // The monitor (`{"action": "monitor"}`): its settings, artifacts, reports and alerts.
     let monitor_config = MonitorConfig::from_env().map_err(anyhow::Error::msg)?;
-    let monitor_io = AwsMonitor::new(&aws, &monitor_config);
+    // Each monitored window's metrics also go to MLflow when runs are mirrored there.
+    let monitor_io = AwsMonitor::new(&aws, &monitor_config)
+        .with_mirror(config.mlflow.clone().map(MlflowMirror::new).transpose()?);
     let (client, config, mirror, s3) = (&client, &config, mirror.as_ref(), &s3);
     let (monitor_config, monitor_io) = (&monitor_config, &monitor_io);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

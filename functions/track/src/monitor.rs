@@ -2,7 +2,8 @@
 //! adapters: the run log's store (`fraud_db::Tracking`), payments files and artifacts in
 //! S3 ([`fraud_aws::S3Objects`], [`fraud_aws::ModelStore`]), the report drawn with
 //! `fraud-report` and stored in the models bucket ([`Drawn`] [`S3Reports`]), alerts on SNS
-//! ([`fraud_aws::SnsAlerts`]). The use case, what it computes and how it judges, is
+//! ([`fraud_aws::SnsAlerts`]), and each window's metrics on the version's MLflow run
+//! ([`fraud_mlflow::MlflowMirror`], when `MLFLOW_TRACKING_URI` is set). The use case, what it computes and how it judges, is
 //! [`fraud_pipeline::track::monitor`].
 
 use std::future::Future;
@@ -10,6 +11,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use fraud_aws::{ModelStore, S3Objects, SnsAlerts};
 use fraud_core::drift::Thresholds;
+use fraud_mlflow::MlflowMirror;
 use fraud_pipeline::ports::{MonitorReports, WindowReport};
 
 pub use fraud_pipeline::track::monitor::{
@@ -87,6 +89,8 @@ pub fn report_files(
         window,
         quality,
         thresholds,
+        test_pr_auc,
+        history,
     } = report;
     let opt = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{x:.4}"));
     let time = |t: Option<DateTime<Utc>>| t.map_or("open".to_owned(), |t| t.to_rfc3339());
@@ -151,6 +155,18 @@ pub fn report_files(
             .map(ToString::to_string)
             .collect(),
         not_judged: window.verdict.not_judged.clone(),
+        history: history
+            .iter()
+            .map(|p| fraud_report::monitor::HistoryPoint {
+                end: p.end(),
+                pr_auc: p.pr_auc,
+                score_psi: p.score_psi,
+                alert_rate: p.alert_rate,
+                alert: p.alert,
+            })
+            .collect(),
+        test_pr_auc: Some(*test_pr_auc).filter(|t| t.is_finite()),
+        score_psi_threshold: thresholds.score_psi,
     };
     fraud_report::monitor::build_monitor(&input)
 }
@@ -238,6 +254,7 @@ pub struct AwsMonitor {
     artifacts: Option<ModelStore>,
     reports: Drawn<S3Reports>,
     alerts: SnsAlerts,
+    mirror: Option<MlflowMirror>,
 }
 
 impl AwsMonitor {
@@ -254,16 +271,27 @@ impl AwsMonitor {
             }),
             payments: S3Objects(s3),
             alerts: SnsAlerts::new(aws, config.alerts_topic_arn.clone()),
+            mirror: None,
         }
     }
 
+    /// Logs each window's metrics to MLflow through `mirror` (the track function's
+    /// `MLFLOW_TRACKING_URI` server), when given.
+    pub fn with_mirror(mut self, mirror: Option<MlflowMirror>) -> AwsMonitor {
+        self.mirror = mirror;
+        self
+    }
+
     /// The ports the use case takes.
-    pub fn ports(&self) -> MonitorPorts<'_, S3Objects, ModelStore, Drawn<S3Reports>, SnsAlerts> {
+    pub fn ports(
+        &self,
+    ) -> MonitorPorts<'_, S3Objects, ModelStore, Drawn<S3Reports>, SnsAlerts, MlflowMirror> {
         MonitorPorts {
             payments: &self.payments,
             artifacts: self.artifacts.as_ref(),
             reports: &self.reports,
             alerts: &self.alerts,
+            mirror: self.mirror.as_ref(),
         }
     }
 }

@@ -99,6 +99,7 @@ async fn monitor_in_memory(
         artifacts: Some(io),
         reports: &reports,
         alerts: io,
+        mirror: None::<&fraud_mlflow::MlflowMirror>,
     };
     let thresholds = MonitorConfig::from_lookup(|_| None).unwrap().thresholds;
     monitor(&Tracking(client), &ports, &thresholds, request)
@@ -224,7 +225,12 @@ async fn an_unshifted_period_raises_no_alert() {
     assert!(io.published.lock().unwrap().is_empty());
     assert_eq!(
         io.reports.lock().unwrap()[0].1,
-        ["feature_psi.png", "score_histogram.png", "index.html"]
+        [
+            "feature_psi.png",
+            "score_histogram.png",
+            "live_metrics.png",
+            "index.html"
+        ]
     );
     let stored = MonitorStore::new(&db.connect().await)
         .stored(&w.monitor.model_version)

@@ -44,9 +44,25 @@
 //! - **Out**: the window's drift and verdict in `model_monitor`; with `report` (default
 //!   true), the report ([`MonitorReports`]: the track function draws it with
 //!   `fraud-report` and stores `monitor/<version>/<since>_<until>/index.html` + PNGs in the
-//!   models bucket, PSI per feature and the score histogram now vs training); when
-//!   flagged, a [`MonitorAlert`] published ([`MonitorAlerts`]: SNS, when a topic is set),
-//!   and `"alert": true` in the answer (the Airflow DAG retrains on it) either way.
+//!   models bucket, PSI per feature, the score histogram now vs training, and the live
+//!   metrics over time: PR-AUC, score PSI and alert rate of the version's newest
+//!   [`HISTORY_WINDOWS`] windows, this one included, read back from `model_monitor` and
+//!   `model_quality`); when flagged, a [`MonitorAlert`] published ([`MonitorAlerts`]:
+//!   SNS, when a topic is set), and `"alert": true` in the answer (the Airflow DAG
+//!   retrains on it) either way.
+//! - **MLflow** (when the mirror is configured, [`MonitorMirror`]): the window's figures
+//!   as `monitor_*` metrics ([`MonitorMetrics`]) on the MLflow run that mirrors the
+//!   version's training run. That is where an MLflow user looks for a model's numbers:
+//!   the run's test metrics and its live ones side by side, one chart per metric over
+//!   time, the same way MLflow's own monitoring examples log evaluation windows onto the
+//!   model's run. Each point's timestamp is the window's end and its step the window's
+//!   end in epoch seconds: stable under retries (MLflow drops an identical point), in
+//!   time order whatever order windows are computed in, and the newest window is the
+//!   metric's latest value. A figure the window lacks (no labels, no training
+//!   distribution) is not logged rather than logged as 0. The run is mirrored first if
+//!   it is not there yet; a version with no recorded training run is skipped. A mirror
+//!   failure never fails the monitor: the window's answer says `failed: …` under
+//!   `mlflow` and it is logged, as for runs.
 //!
 //! The ports: the run log's store ([`TrackingStore`]: quality, the window's versions and
 //! scores, the stored window), the payments files ([`ObjectSource`]), the artifacts
@@ -63,10 +79,12 @@ use serde_json::Value;
 
 use super::error::TrackError;
 use super::labels::event_time;
-use crate::monitoring::{ModelQuality, MonitorWindow};
+use crate::monitoring::{
+    history_series, ModelQuality, MonitorMetrics, MonitorPoint, MonitorWindow, HISTORY_WINDOWS,
+};
 use crate::ports::{
-    split_s3_uri, ArtifactSource, MonitorAlerts, MonitorReports, ObjectSource, TrackingStore,
-    WindowReport,
+    split_s3_uri, ArtifactSource, MonitorAlerts, MonitorMirror, MonitorReports, ObjectSource,
+    TrackingStore, WindowReport,
 };
 
 /// `{"action": "monitor", …}`.
@@ -150,13 +168,14 @@ impl MonitorRequest {
 }
 
 /// What the monitor reads and writes besides the store: the payments files, the
-/// artifacts (none without a models bucket: then a window cannot be judged), the reports
-/// and the alerts.
-pub struct MonitorPorts<'a, O, M, R, A> {
+/// artifacts (none without a models bucket: then a window cannot be judged), the reports,
+/// the alerts, and the MLflow mirror (none when not configured).
+pub struct MonitorPorts<'a, O, M, R, A, X> {
     pub payments: &'a O,
     pub artifacts: Option<&'a M>,
     pub reports: &'a R,
     pub alerts: &'a A,
+    pub mirror: Option<&'a X>,
 }
 
 /// One model version's window: the quality figures, the drift and the verdict.
@@ -169,6 +188,10 @@ pub struct WindowAnswer {
     /// The monitoring alert's SNS message id, when one was published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_message_id: Option<String>,
+    /// With an MLflow mirror: `logged <n> metrics on run <mlflow run id>`, `skipped: …`
+    /// or `failed: …` (the window is stored either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlflow: Option<String>,
 }
 
 /// The monitor's answer.
@@ -182,9 +205,9 @@ pub struct MonitorAnswer {
 }
 
 /// Runs the monitor (see the module doc).
-pub async fn monitor<S, O, M, R, A>(
+pub async fn monitor<S, O, M, R, A, X>(
     store: &S,
-    io: &MonitorPorts<'_, O, M, R, A>,
+    io: &MonitorPorts<'_, O, M, R, A, X>,
     thresholds: &Thresholds,
     request: MonitorRequest,
 ) -> Result<MonitorAnswer, TrackError<S::Error>>
@@ -194,6 +217,7 @@ where
     M: ArtifactSource,
     R: MonitorReports,
     A: MonitorAlerts,
+    X: MonitorMirror,
 {
     let (since, until) = (request.since, request.until);
     let versions = match &request.model_version {
@@ -237,9 +261,9 @@ where
     })
 }
 
-async fn monitor_version<S, O, M, R, A>(
+async fn monitor_version<S, O, M, R, A, X>(
     store: &S,
-    io: &MonitorPorts<'_, O, M, R, A>,
+    io: &MonitorPorts<'_, O, M, R, A, X>,
     thresholds: &Thresholds,
     artifact: &ModelArtifact,
     request: &MonitorRequest,
@@ -249,6 +273,7 @@ where
     S: TrackingStore,
     R: MonitorReports,
     A: MonitorAlerts,
+    X: MonitorMirror,
 {
     let (since, until) = (request.since, request.until);
     let version = artifact.version.as_str();
@@ -339,6 +364,15 @@ where
             })
         };
         let prefix = format!("monitor/{version}/{}_{}", stamp(since), stamp(until));
+        let earlier = store
+            .monitor_history(version, HISTORY_WINDOWS)
+            .await
+            .map_err(TrackError::Store)?;
+        let history = history_series(
+            earlier,
+            MonitorPoint::of(&window, &quality),
+            HISTORY_WINDOWS,
+        );
         window.report_uri = io
             .reports
             .write(
@@ -347,6 +381,8 @@ where
                     window: &window,
                     quality: &quality,
                     thresholds,
+                    test_pr_auc: artifact.metrics.test.pr_auc,
+                    history: &history,
                 },
             )
             .await
@@ -378,6 +414,12 @@ where
             .map_err(|e| TrackError::Monitor(e.to_string()))?;
         tracing::warn!(model_version = %version, findings = ?window.verdict.findings, published = alert_message_id.is_some(), "model monitor: thresholds crossed, retrain");
     }
+    let t = Instant::now();
+    let mlflow = match io.mirror {
+        Some(mirror) => Some(mirror_window(store, mirror, &window, &quality).await),
+        None => None,
+    };
+    let mlflow_ms = ms(t);
     tracing::info!(
         model_version = %version,
         volume = window.volume,
@@ -391,6 +433,8 @@ where
         drift_ms,
         report_ms,
         store_ms,
+        mlflow_ms,
+        mlflow = ?mlflow,
         "model monitored"
     );
     Ok(WindowAnswer {
@@ -398,7 +442,40 @@ where
         quality,
         monitor: window,
         alert_message_id,
+        mlflow,
     })
+}
+
+/// Logs the window's metrics on the MLflow run of its version's training run; what
+/// happened, as the answer says it (never an error: the mirror is best effort).
+async fn mirror_window<S: TrackingStore, X: MonitorMirror>(
+    store: &S,
+    mirror: &X,
+    window: &MonitorWindow,
+    quality: &ModelQuality,
+) -> String {
+    let version = window.model_version.as_str();
+    let run = match store.run_by_version(version).await {
+        Ok(Some(run)) => run,
+        Ok(None) => {
+            tracing::warn!(model_version = %version, "monitor: no training run recorded for this version, metrics not mirrored to MLflow");
+            return format!(
+                "skipped: no training run recorded for `{version}` (the metrics go on its MLflow run)"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(model_version = %version, error = %e, "monitor: training run not read, metrics not mirrored to MLflow");
+            return format!("failed: reading the training run: {e}");
+        }
+    };
+    let metrics = MonitorMetrics::of(window, quality);
+    match mirror.log_window(&run, &metrics).await {
+        Ok(id) => format!("logged {} metrics on run {id}", metrics.values.len()),
+        Err(e) => {
+            tracing::warn!(model_version = %version, error = %e, "monitor: window stored, MLflow mirror failed; monitoring the window again mirrors it");
+            format!("failed: {e}")
+        }
+    }
 }
 
 /// Milliseconds since `t`.
