@@ -1,6 +1,6 @@
 //! The use cases' ports this crate implements: [`S3Objects`] (whole objects by
 //! `s3://` URI), the model store ([`ModelStorage`] for [`ModelStore`]), the score use
-//! case's [`ServedModel`] (model and rules caches), [`ResultsBucket`] (results files) and
+//! case's [`ServedModel`] (model and rules caches), [`ResultsBucket`] (results files and the payments archive) and
 //! [`AlertSink`] for [`AlertQueue`], with the `lambda` feature [`TrackFunction`] (the run
 //! log reached through the track function) and with the `sns` feature
 //! [`SnsAlerts`](crate::SnsAlerts) (the monitor's alerts).
@@ -93,7 +93,7 @@ impl ModelSource for ServedModel {
     }
 }
 
-/// Results files in one bucket (JSON lines).
+/// Results files (JSON lines) and the payments archive (Sparkov CSV) in one bucket.
 pub struct ResultsBucket {
     pub s3: S3Client,
     pub bucket: String,
@@ -104,6 +104,11 @@ impl ResultsStore for ResultsBucket {
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<String, AwsError> {
         put_bytes(&self.s3, &self.bucket, key, body, "application/x-ndjson").await?;
+        Ok(format!("s3://{}/{key}", self.bucket))
+    }
+
+    async fn put_payments(&self, key: &str, body: Vec<u8>) -> Result<String, AwsError> {
+        put_bytes(&self.s3, &self.bucket, key, body, "text/csv").await?;
         Ok(format!("s3://{}/{key}", self.bucket))
     }
 }

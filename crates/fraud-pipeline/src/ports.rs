@@ -16,7 +16,7 @@
 //! | [`ScoreDatabase`], [`ScoreTransaction`] | card histories (locked per card) and the scored ledger, in one transaction | `fraud_db::ScoreDb` (PostgreSQL) |
 //! | [`ScoredPublisher`] | the scored topic (keyed by card) and the dead letters | Kafka (`fraud_kafka`), wired in the score function |
 //! | [`AlertSink`] | alerts for the notifier | `fraud_aws::AlertQueue` (SQS) |
-//! | [`ResultsStore`] | a batch's results file | `fraud_aws::ResultsBucket` (S3) |
+//! | [`ResultsStore`] | a batch's results file and its payments archive | `fraud_aws::ResultsBucket` (S3) |
 //!
 //! Each method returns a `Send` future, so the use cases run on Lambda's multi-threaded
 //! runtime; adapters implement them with plain `async fn`.
@@ -378,11 +378,18 @@ pub trait AlertSink: Sync {
     fn send(&self, alerts: &[Alert]) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// Where a batch's results file goes.
+/// Where a batch's results file and its payments archive go.
 pub trait ResultsStore: Sync {
     type Error: PortError;
     /// Stores `body` (JSON lines) under `key`, replacing what was there; returns its URI.
     fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+    /// Stores `body` (the batch's scored payments, a Sparkov CSV with its header) under
+    /// `key`, replacing what was there; returns its URI.
+    fn put_payments(
         &self,
         key: &str,
         body: Vec<u8>,
