@@ -1,5 +1,5 @@
 //! The use cases' ports this crate implements: [`S3Objects`] (whole objects by
-//! `s3://` URI), the model store ([`ModelStorage`] for [`ModelStore`]), the score use
+//! `s3://` URI, and listed by prefix), the model store ([`ModelStorage`] for [`ModelStore`]), the score use
 //! case's [`ServedModel`] (model and rules caches), [`ResultsBucket`] (results files and the payments archive) and
 //! [`AlertSink`] for [`AlertQueue`], with the `lambda` feature [`TrackFunction`] (the run
 //! log reached through the track function) and with the `sns` feature
@@ -15,8 +15,8 @@ use fraud_pipeline::ports::{
 use fraud_rules::Rules;
 
 use crate::{
-    get_bytes, put_bytes, stream_object, AlertQueue, AwsError, ModelCache, ModelStore, RulesCache,
-    S3Client, S3Uri,
+    get_bytes, list_keys, put_bytes, stream_object, AlertQueue, AwsError, ModelCache, ModelStore,
+    RulesCache, S3Client, S3Uri,
 };
 
 /// Whole S3 objects by `s3://bucket/key` URI.
@@ -38,6 +38,15 @@ impl ObjectSource for S3Objects {
     ) -> Result<bool, AwsError> {
         let location: S3Uri = uri.parse()?;
         stream_object(&self.0, &location.bucket, &location.key, chunks).await
+    }
+
+    async fn list(&self, prefix_uri: &str) -> Result<Vec<String>, AwsError> {
+        let location: S3Uri = prefix_uri.parse()?;
+        Ok(list_keys(&self.0, &location.bucket, &location.key)
+            .await?
+            .into_iter()
+            .map(|key| format!("s3://{}/{key}", location.bucket))
+            .collect())
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! | port | what for | adapter |
 //! |---|---|---|
-//! | [`ObjectSource`] | objects by URI, whole or streamed (training data, backfill CSVs, label files) | `fraud_aws::S3Objects` |
+//! | [`ObjectSource`] | objects by URI, whole or streamed, and listed by prefix (training data, backfill CSVs, label files, the payments archive) | `fraud_aws::S3Objects` |
 //! | [`PaymentsApi`] | the payments API's current page | `fraud_payments_api::PaymentsApiClient` |
 //! | [`PaymentPublisher`] | the payments topic and its dead letters | Kafka (`fraud_kafka`), wired in the ingest function |
 //! | [`ArtifactSource`], [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
@@ -66,6 +66,16 @@ pub trait ObjectSource: Sync {
             let _ = chunks.send(bytes).await;
             Ok(true)
         }
+    }
+    /// The URIs of the objects under `prefix_uri` (`s3://bucket/some/prefix/`), sorted by
+    /// key; empty when there are none. The default knows no prefixes and lists nothing
+    /// (enough for fakes that hold named objects only); the S3 adapter lists the bucket.
+    fn list(
+        &self,
+        prefix_uri: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send {
+        let _ = prefix_uri;
+        async { Ok(Vec::new()) }
     }
 }
 

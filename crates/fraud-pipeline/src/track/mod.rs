@@ -20,6 +20,7 @@ use uuid::Uuid;
 pub mod error;
 pub mod labels;
 pub mod monitor;
+pub mod payments;
 
 pub use error::TrackError;
 
