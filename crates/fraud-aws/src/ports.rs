@@ -10,7 +10,7 @@ use std::sync::Arc;
 use fraud_core::artifact::ModelArtifact;
 use fraud_core::scoring::Alert;
 use fraud_pipeline::ports::{
-    AlertSink, ArtifactSource, ModelSource, ModelStorage, ObjectSource, ResultsStore,
+    AlertSink, ArtifactSource, ModelSource, ModelStorage, ObjectSink, ObjectSource, ResultsStore,
 };
 use fraud_rules::Rules;
 
@@ -22,6 +22,15 @@ use crate::{
 /// Whole S3 objects by `s3://bucket/key` URI.
 #[derive(Clone)]
 pub struct S3Objects(pub S3Client);
+
+impl ObjectSink for S3Objects {
+    type Error = AwsError;
+
+    async fn write(&self, uri: &str, body: Vec<u8>, content_type: &str) -> Result<(), AwsError> {
+        let location: S3Uri = uri.parse()?;
+        put_bytes(&self.0, &location.bucket, &location.key, body, content_type).await
+    }
+}
 
 impl ObjectSource for S3Objects {
     type Error = AwsError;

@@ -3,6 +3,7 @@
 //! | port | what for | adapter |
 //! |---|---|---|
 //! | [`ObjectSource`] | objects by URI, whole or streamed, and listed by prefix (training data, backfill CSVs, label files, the payments archive) | `fraud_aws::S3Objects` |
+//! | [`ObjectSink`] | objects written by URI (the labelled training data `training_data` exports) | `fraud_aws::S3Objects` |
 //! | [`PaymentsApi`] | the payments API's current page | `fraud_payments_api::PaymentsApiClient` |
 //! | [`PaymentPublisher`] | the payments topic and its dead letters | Kafka (`fraud_kafka`), wired in the ingest function |
 //! | [`ArtifactSource`], [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
@@ -248,6 +249,12 @@ pub trait TrackingStore: Sync {
         labels: &[crate::monitoring::Label],
         source: &str,
     ) -> impl Future<Output = Result<crate::monitoring::LabelReport, Self::Error>> + Send;
+    /// The labels known for `trans_nums` (later and carried), for those that have either
+    /// or were scored; one round trip.
+    fn known_labels(
+        &self,
+        trans_nums: &[&str],
+    ) -> impl Future<Output = Result<HashMap<String, crate::monitoring::KnownLabel>, Self::Error>> + Send;
     /// Computes and stores one window's live quality.
     fn quality(
         &self,
@@ -386,6 +393,18 @@ pub trait AlertSink: Sync {
     type Error: PortError;
     /// Sends every alert; fails when any was refused.
     fn send(&self, alerts: &[Alert]) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Whole objects written by URI (`s3://bucket/key` for the S3 adapter).
+pub trait ObjectSink: Sync {
+    type Error: PortError;
+    /// Stores `body` at `uri` (replacing what was there) as `content_type`.
+    fn write(
+        &self,
+        uri: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// Where a batch's results file and its payments archive go.
