@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 import pendulum
 import pytest
@@ -29,12 +30,13 @@ DAG_IDS = {"fraud_ingest_score", "fraud_retrain", "fraud_notification_summary", 
 
 
 class FakeLambda:
-    """POST /2015-03-31/functions/<name>/invocations -> a canned answer per function.
+    """POST /2015-03-31/functions/<name>/invocations -> a canned answer per function (or a
+    callable from the request to the answer).
     Also the few AWS Batch and CloudWatch Logs calls a Batch job's task makes
     (SubmitJob, DescribeJobs: one job in `job_status`; GetLogEvents: `job_log`)."""
 
     def __init__(self) -> None:
-        self.answers: dict[str, tuple[dict | list | str, bool]] = {}
+        self.answers: dict[str, tuple[dict | list | str, bool] | Callable] = {}
         self.calls: list[tuple[str, object, str]] = []
         self.job_status = "SUCCEEDED"
         self.job_log: list[str] = []
@@ -86,7 +88,10 @@ class FakeLambda:
                 name = parts[3] if len(parts) > 4 and parts[4].startswith("invocations") else "?"
                 body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
                 fake.calls.append((name, json.loads(body) if body else None, self.headers.get("x-amz-invocation-type", "")))
-                answer, error = fake.answers.get(name, ({"errorType": "ResourceNotFound", "errorMessage": name}, True))
+                entry = fake.answers.get(name, ({"errorType": "ResourceNotFound", "errorMessage": name}, True))
+                if callable(entry):  # an answer per request (one function, several actions)
+                    entry = entry(json.loads(body) if body else None)
+                answer, error = entry
                 data = (answer if isinstance(answer, str) else json.dumps(answer)).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
@@ -397,3 +402,76 @@ def test_monitor_fails_on_error_or_an_answer_without_a_verdict(dagbag, fake) -> 
     fake.answers["fraud-track"] = ({"runs": []}, False)
     assert run(dagbag, "fraud_monitor").state == DagRunState.FAILED
     assert not [c for c in fake.calls if c[0] == "fraud-train"]
+
+
+EXPORTED = {
+    "uri": "s3://d/training/scored-20261206T000000Z.csv", "files": 2, "payments": 9000, "duplicates": 3,
+    "rejected_rows": 0, "labelled_later": 40, "labelled_carried": 8900, "labelled_in_file": 0,
+    "unlabelled_left_out": 60, "frauds": 52,
+    "summary": "8940 labelled payments (52 fraud) written to s3://d/training/scored-20261206T000000Z.csv: ...",
+}
+
+
+def track_answers(alert: bool, exported=(EXPORTED, False)) -> Callable:
+    """The track function's answer by action: the monitor's verdict, the export's counts."""
+    return lambda request: (monitored(alert), False) if request["action"] == "monitor" else exported
+
+
+def test_monitor_alert_retrains_on_the_scored_archive_joined_with_labels_plus_the_base_data(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = track_answers(True)
+    fake.answers["fraud-train"] = (TRAINED, False)
+    archive = ["s3://r/payments/dt=2026-12-05/", "s3://r/payments/dt=2026-12-06/"]
+    dr = run(dagbag, "fraud_monitor", {"scored_payments_uris": archive, "data_uris": ["s3://d/train/a.csv"]})
+    assert dr.state == DagRunState.SUCCESS
+    assert fake.calls == [
+        # the monitor's payments default to the same archive
+        ("fraud-track", {"action": "monitor", "hours": 24, "payments_uris": archive}, "RequestResponse"),
+        ("fraud-track", {"action": "training_data", "payments_uris": archive}, "RequestResponse"),
+        ("fraud-train", {"data_uris": ["s3://d/train/a.csv", EXPORTED["uri"]], "force": False}, "RequestResponse"),
+    ]
+    assert xcom(dr, "build_train_request", "exported")["labelled_later"] == 40
+    assert dr.get_task_instance("no_scored_archive").state == "skipped"
+    assert xcom(dr, "check_retrained")["model_version"] == TRAINED["model_version"]
+
+
+def test_monitor_alert_without_an_archive_skips_the_export_and_trains_on_data_uris(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = track_answers(True)
+    fake.answers["fraud-train"] = (TRAINED, False)
+    dr = run(dagbag, "fraud_monitor", {"data_uris": ["s3://d/train/a.csv"]})
+    assert dr.state == DagRunState.SUCCESS
+    assert [c[1].get("action") for c in fake.calls] == ["monitor", None]
+    assert fake.calls[1][1] == {"data_uris": ["s3://d/train/a.csv"], "force": False}
+    assert dr.get_task_instance("invoke_training_data").state == "skipped"
+    assert dr.get_task_instance("no_scored_archive").state == "success"
+
+
+def test_the_scored_archive_variable_feeds_the_monitor_and_the_retrain(dagbag, fake, monkeypatch) -> None:
+    archive = ["s3://r/payments/dt=2026-12-06/"]
+    monkeypatch.setenv("AIRFLOW_VAR_FRAUD_SCORED_PAYMENTS_URIS", json.dumps(archive))
+    monkeypatch.delenv("AIRFLOW_VAR_FRAUD_TRAIN_DATA_URIS", raising=False)
+    fake.answers["fraud-track"] = track_answers(True)
+    fake.answers["fraud-train"] = (TRAINED, False)
+    dr = run(dagbag, "fraud_monitor")
+    assert dr.state == DagRunState.SUCCESS
+    assert fake.calls[0][1]["payments_uris"] == archive
+    assert fake.calls[1][1] == {"action": "training_data", "payments_uris": archive}
+    # no base data configured: the retrain learns from what was scored alone
+    assert fake.calls[2][1] == {"data_uris": [EXPORTED["uri"]], "force": False}
+
+
+def test_a_failed_export_fails_the_run_and_nothing_is_trained(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = track_answers(
+        True, ({"errorType": "TrainingDataError", "errorMessage": "no objects under the prefix"}, True))
+    fake.answers["fraud-train"] = (TRAINED, False)
+    dr = run(dagbag, "fraud_monitor", {"scored_payments_uris": ["s3://r/payments/dt=2030-01-01/"],
+                                       "data_uris": ["s3://d/train/a.csv"]})
+    assert dr.state == DagRunState.FAILED
+    assert not [c for c in fake.calls if c[0] == "fraud-train"]
+
+
+def test_no_alert_neither_exports_nor_trains(dagbag, fake) -> None:
+    fake.answers["fraud-track"] = track_answers(False)
+    dr = run(dagbag, "fraud_monitor", {"scored_payments_uris": ["s3://r/payments/dt=2026-12-06/"]})
+    assert dr.state == DagRunState.SUCCESS
+    assert [c[1]["action"] for c in fake.calls] == ["monitor"]
+    assert dr.get_task_instance("invoke_training_data").state == "skipped"

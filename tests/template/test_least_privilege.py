@@ -87,10 +87,19 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | grants({"sns:Publish"}, "Ref:AlertsSnsTopicArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
     # track: Postgres (its URL secret) and label CSVs under labels/ in the data bucket;
-    # the monitor reads artifacts and payments, writes its reports, publishes its alerts.
+    # the monitor reads artifacts and payments (the score function's archive too, listed
+    # under payments/ only), writes its reports, publishes its alerts; training_data writes
+    # the labelled CSV under training/ in the data bucket.
     "TrackRole": common("TrackLogGroup")
-    | grants({"s3:GetObject"}, "DataBucket/labels/*", "ModelsBucket/models/*", "DataBucket/payments/*")
-    | grants({"s3:PutObject"}, "ModelsBucket/monitor/*")
+    | grants(
+        {"s3:GetObject"},
+        "DataBucket/labels/*",
+        "ModelsBucket/models/*",
+        "DataBucket/payments/*",
+        "ResultsBucket/payments/*",
+    )
+    | grants({"s3:ListBucket"}, "ResultsBucket", "DataBucket")
+    | grants({"s3:PutObject"}, "ModelsBucket/monitor/*", "DataBucket/training/*")
     | grants({"sns:Publish"}, "Ref:MonitorAlertsTopic")
     | grants({"secretsmanager:GetSecretValue"}, "Ref:DatabaseSecretArn")
     | grants({"kms:Decrypt"}, "Ref:SecretsKmsKeyArn"),
@@ -203,6 +212,16 @@ def test_training_job_exists_only_when_the_parameter_is_set(template) -> None:
     others = {n: r for n, r in template["Resources"].items() if n not in job}
     text = repr(others) + repr({k: v for k, v in template["Outputs"].items() if v.get("Condition") != "UseTrainingJob"})
     assert not [n for n in job if f"'{n}'" in text or "${" + n in text]
+
+
+def test_track_lists_only_the_payments_prefixes(template) -> None:
+    # payments_uris may be prefixes; listing a bucket shows every key, so the grant is
+    # narrowed to payments/ (the archive in the results bucket, backfills in the data bucket).
+    listing = [st for st in role_statements(template, "TrackRole")
+               if "s3:ListBucket" in as_list(st.get("Action", []))]
+    assert listing, "TrackRole lists nothing"
+    for st in listing:
+        assert st.get("Condition") == {"StringLike": {"s3:prefix": ["payments/*"]}}, st
 
 
 def test_function_urls_require_iam_auth(template) -> None:

@@ -24,7 +24,7 @@ pub use ports::TrackFunction;
 pub use ports::{AlertError, ResultsBucket, S3Objects, ServedModel};
 pub use queue::AlertQueue;
 pub use rules_store::{CurrentRules, RulesCache, RulesStore, RulesUploadError};
-pub use s3::{get_bytes, put_bytes, s3_client, stream_object, S3Uri};
+pub use s3::{get_bytes, list_keys, put_bytes, s3_client, stream_object, S3Uri};
 pub use secrets::{resolve_secrets, use_secrets, SecretError, SecretVar};
 #[cfg(feature = "sns")]
 pub use sns::SnsAlerts;

@@ -1,6 +1,6 @@
 //! The use cases' ports this crate implements: [`S3Objects`] (whole objects by
-//! `s3://` URI), the model store ([`ModelStorage`] for [`ModelStore`]), the score use
-//! case's [`ServedModel`] (model and rules caches), [`ResultsBucket`] (results files) and
+//! `s3://` URI, and listed by prefix), the model store ([`ModelStorage`] for [`ModelStore`]), the score use
+//! case's [`ServedModel`] (model and rules caches), [`ResultsBucket`] (results files and the payments archive) and
 //! [`AlertSink`] for [`AlertQueue`], with the `lambda` feature [`TrackFunction`] (the run
 //! log reached through the track function) and with the `sns` feature
 //! [`SnsAlerts`](crate::SnsAlerts) (the monitor's alerts).
@@ -10,18 +10,27 @@ use std::sync::Arc;
 use fraud_core::artifact::ModelArtifact;
 use fraud_core::scoring::Alert;
 use fraud_pipeline::ports::{
-    AlertSink, ArtifactSource, ModelSource, ModelStorage, ObjectSource, ResultsStore,
+    AlertSink, ArtifactSource, ModelSource, ModelStorage, ObjectSink, ObjectSource, ResultsStore,
 };
 use fraud_rules::Rules;
 
 use crate::{
-    get_bytes, put_bytes, stream_object, AlertQueue, AwsError, ModelCache, ModelStore, RulesCache,
-    S3Client, S3Uri,
+    get_bytes, list_keys, put_bytes, stream_object, AlertQueue, AwsError, ModelCache, ModelStore,
+    RulesCache, S3Client, S3Uri,
 };
 
 /// Whole S3 objects by `s3://bucket/key` URI.
 #[derive(Clone)]
 pub struct S3Objects(pub S3Client);
+
+impl ObjectSink for S3Objects {
+    type Error = AwsError;
+
+    async fn write(&self, uri: &str, body: Vec<u8>, content_type: &str) -> Result<(), AwsError> {
+        let location: S3Uri = uri.parse()?;
+        put_bytes(&self.0, &location.bucket, &location.key, body, content_type).await
+    }
+}
 
 impl ObjectSource for S3Objects {
     type Error = AwsError;
@@ -38,6 +47,15 @@ impl ObjectSource for S3Objects {
     ) -> Result<bool, AwsError> {
         let location: S3Uri = uri.parse()?;
         stream_object(&self.0, &location.bucket, &location.key, chunks).await
+    }
+
+    async fn list(&self, prefix_uri: &str) -> Result<Vec<String>, AwsError> {
+        let location: S3Uri = prefix_uri.parse()?;
+        Ok(list_keys(&self.0, &location.bucket, &location.key)
+            .await?
+            .into_iter()
+            .map(|key| format!("s3://{}/{key}", location.bucket))
+            .collect())
     }
 }
 
@@ -93,7 +111,7 @@ impl ModelSource for ServedModel {
     }
 }
 
-/// Results files in one bucket (JSON lines).
+/// Results files (JSON lines) and the payments archive (Sparkov CSV) in one bucket.
 pub struct ResultsBucket {
     pub s3: S3Client,
     pub bucket: String,
@@ -104,6 +122,11 @@ impl ResultsStore for ResultsBucket {
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<String, AwsError> {
         put_bytes(&self.s3, &self.bucket, key, body, "application/x-ndjson").await?;
+        Ok(format!("s3://{}/{key}", self.bucket))
+    }
+
+    async fn put_payments(&self, key: &str, body: Vec<u8>) -> Result<String, AwsError> {
+        put_bytes(&self.s3, &self.bucket, key, body, "text/csv").await?;
         Ok(format!("s3://{}/{key}", self.bucket))
     }
 }

@@ -125,3 +125,35 @@ pub async fn put_bytes(
             message: describe(&e),
         })
 }
+
+/// The keys of every object under `prefix` in `bucket`, sorted (ListObjectsV2, page by
+/// page).
+pub async fn list_keys(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::S3 {
+            operation: "ListObjectsV2",
+            bucket: bucket.to_owned(),
+            key: prefix.to_owned(),
+            message: describe(&e),
+        })?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .map(str::to_owned),
+        );
+    }
+    keys.sort_unstable();
+    Ok(keys)
+}

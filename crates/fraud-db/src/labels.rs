@@ -29,6 +29,10 @@
 //! Malformed rows (a missing field, a bad time) never reach this module: the caller
 //! refuses them one by one (the track function names the row, field and value).
 //!
+//! Training on what was scored reads both back ([`LabelStore::known`]: one
+//! `… FROM UNNEST($1) LEFT JOIN labels LEFT JOIN scored_transactions` per chunk of
+//! `trans_num`s).
+//!
 //! Two round trips per batch, whatever its size: one `INSERT … SELECT … FROM UNNEST`
 //! (the first row of each `trans_num` in the batch, for scored payments only,
 //! `ON CONFLICT DO NOTHING`), then one read of the labels now kept for the batch's
@@ -43,7 +47,7 @@ use tokio_postgres::GenericClient;
 
 use crate::DbError;
 
-pub use fraud_pipeline::monitoring::{Label, LabelConflict, LabelReport};
+pub use fraud_pipeline::monitoring::{KnownLabel, Label, LabelConflict, LabelReport};
 
 /// The later labels, over a connection or a transaction.
 pub struct LabelStore<'a, C: GenericClient> {
@@ -131,6 +135,39 @@ impl<'a, C: GenericClient> LabelStore<'a, C> {
             }
         }
         Ok(report)
+    }
+
+    /// The labels known for `trans_nums`: the later one (`labels`) and the one the payment
+    /// carried when scored (`scored_transactions.is_fraud`), for every `trans_num` that
+    /// was scored or labelled (the others are absent). One round trip; the caller sends a
+    /// chunk of `trans_num`s at a time.
+    pub async fn known(&self, trans_nums: &[&str]) -> Result<HashMap<String, KnownLabel>, DbError> {
+        if trans_nums.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .client
+            .query_typed(
+                "SELECT t.trans_num, l.is_fraud, s.is_fraud
+                 FROM UNNEST($1::text[]) AS t(trans_num)
+                 LEFT JOIN labels l ON l.trans_num = t.trans_num
+                 LEFT JOIN scored_transactions s ON s.trans_num = t.trans_num
+                 WHERE l.trans_num IS NOT NULL OR s.trans_num IS NOT NULL",
+                &[(&trans_nums, Type::TEXT_ARRAY)],
+            )
+            .await
+            .map_err(DbError::query("read known labels"))?
+            .iter()
+            .map(|row| {
+                (
+                    row.get(0),
+                    KnownLabel {
+                        later: row.get(1),
+                        carried: row.get(2),
+                    },
+                )
+            })
+            .collect())
     }
 
     /// The later label kept for `trans_num`, with its source.

@@ -32,7 +32,7 @@ use std::time::Duration;
 pub use card_state::CardStateStore;
 pub use error::DbError;
 pub use fraud_pipeline::{RunMetric, TrainingRun};
-pub use labels::{Label, LabelConflict, LabelReport, LabelStore};
+pub use labels::{KnownLabel, Label, LabelConflict, LabelReport, LabelStore};
 pub use ledger::{LedgerEntry, ScoredLedger, ScoredTransaction};
 pub use migrate::migrate;
 pub use monitor::{MonitorPoint, MonitorStore, MonitorWindow, WindowScore};

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use fraud_pipeline::monitoring::{
-    Label, LabelReport, ModelQuality, MonitorPoint, MonitorWindow, WindowScore,
+    KnownLabel, Label, LabelReport, ModelQuality, MonitorPoint, MonitorWindow, WindowScore,
 };
 use fraud_pipeline::ports::{Recorded, TrackingStore};
 use fraud_pipeline::{RunMetric, TrainingRun};
@@ -47,6 +47,13 @@ impl<C: GenericClient + Sync> TrackingStore for Tracking<'_, C> {
 
     async fn record_labels(&self, labels: &[Label], source: &str) -> Result<LabelReport, DbError> {
         LabelStore::new(self.0).record(labels, source).await
+    }
+
+    async fn known_labels(
+        &self,
+        trans_nums: &[&str],
+    ) -> Result<std::collections::HashMap<String, KnownLabel>, DbError> {
+        LabelStore::new(self.0).known(trans_nums).await
     }
 
     async fn quality(

@@ -17,6 +17,16 @@ pub struct Label {
     pub labelled_at: DateTime<Utc>,
 }
 
+/// The labels the ledger and the `labels` table hold for one payment (training on what
+/// was scored, [`crate::track::training_data`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownLabel {
+    /// The later label (`labels`), which overrides the carried one.
+    pub later: Option<bool>,
+    /// The label the payment carried when it was scored (`scored_transactions.is_fraud`).
+    pub carried: Option<bool>,
+}
+
 /// A label refused because the payment already has the other one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelConflict {

@@ -2,7 +2,8 @@
 //!
 //! | port | what for | adapter |
 //! |---|---|---|
-//! | [`ObjectSource`] | objects by URI, whole or streamed (training data, backfill CSVs, label files) | `fraud_aws::S3Objects` |
+//! | [`ObjectSource`] | objects by URI, whole or streamed, and listed by prefix (training data, backfill CSVs, label files, the payments archive) | `fraud_aws::S3Objects` |
+//! | [`ObjectSink`] | objects written by URI (the labelled training data `training_data` exports) | `fraud_aws::S3Objects` |
 //! | [`PaymentsApi`] | the payments API's current page | `fraud_payments_api::PaymentsApiClient` |
 //! | [`PaymentPublisher`] | the payments topic and its dead letters | Kafka (`fraud_kafka`), wired in the ingest function |
 //! | [`ArtifactSource`], [`ModelStorage`] | versioned artifacts, the current pointer, files beside a version | `fraud_aws::ModelStore` |
@@ -17,7 +18,7 @@
 //! | [`ScoreDatabase`], [`ScoreTransaction`] | card histories (locked per card) and the scored ledger, in one transaction | `fraud_db::ScoreDb` (PostgreSQL) |
 //! | [`ScoredPublisher`] | the scored topic (keyed by card) and the dead letters | Kafka (`fraud_kafka`), wired in the score function |
 //! | [`AlertSink`] | alerts for the notifier | `fraud_aws::AlertQueue` (SQS) |
-//! | [`ResultsStore`] | a batch's results file | `fraud_aws::ResultsBucket` (S3) |
+//! | [`ResultsStore`] | a batch's results file and its payments archive | `fraud_aws::ResultsBucket` (S3) |
 //!
 //! Each method returns a `Send` future, so the use cases run on Lambda's multi-threaded
 //! runtime; adapters implement them with plain `async fn`.
@@ -67,6 +68,16 @@ pub trait ObjectSource: Sync {
             let _ = chunks.send(bytes).await;
             Ok(true)
         }
+    }
+    /// The URIs of the objects under `prefix_uri` (`s3://bucket/some/prefix/`), sorted by
+    /// key; empty when there are none. The default knows no prefixes and lists nothing
+    /// (enough for fakes that hold named objects only); the S3 adapter lists the bucket.
+    fn list(
+        &self,
+        prefix_uri: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send {
+        let _ = prefix_uri;
+        async { Ok(Vec::new()) }
     }
 }
 
@@ -239,6 +250,12 @@ pub trait TrackingStore: Sync {
         labels: &[crate::monitoring::Label],
         source: &str,
     ) -> impl Future<Output = Result<crate::monitoring::LabelReport, Self::Error>> + Send;
+    /// The labels known for `trans_nums` (later and carried), for those that have either
+    /// or were scored; one round trip.
+    fn known_labels(
+        &self,
+        trans_nums: &[&str],
+    ) -> impl Future<Output = Result<HashMap<String, crate::monitoring::KnownLabel>, Self::Error>> + Send;
     /// Computes and stores one window's live quality.
     fn quality(
         &self,
@@ -401,11 +418,30 @@ pub trait AlertSink: Sync {
     fn send(&self, alerts: &[Alert]) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// Where a batch's results file goes.
+/// Whole objects written by URI (`s3://bucket/key` for the S3 adapter).
+pub trait ObjectSink: Sync {
+    type Error: PortError;
+    /// Stores `body` at `uri` (replacing what was there) as `content_type`.
+    fn write(
+        &self,
+        uri: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Where a batch's results file and its payments archive go.
 pub trait ResultsStore: Sync {
     type Error: PortError;
     /// Stores `body` (JSON lines) under `key`, replacing what was there; returns its URI.
     fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+    /// Stores `body` (the batch's scored payments, a Sparkov CSV with its header) under
+    /// `key`, replacing what was there; returns its URI.
+    fn put_payments(
         &self,
         key: &str,
         body: Vec<u8>,

@@ -20,23 +20,51 @@ impl Stack {
         self.drain_alerts().await.values().sum()
     }
 
-    async fn result_lines(&self) -> usize {
+    /// The objects under `prefix` in the results bucket, each key with its bytes.
+    async fn objects_under(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
         let list = self
             .s3
             .list_objects_v2()
             .bucket(&self.results_bucket)
+            .prefix(prefix)
             .send()
             .await
             .unwrap();
-        let mut lines = 0;
+        let mut objects = Vec::new();
         for object in list.contents() {
-            let bytes = fraud_aws::get_bytes(&self.s3, &self.results_bucket, object.key().unwrap())
+            let key = object.key().unwrap();
+            let bytes = fraud_aws::get_bytes(&self.s3, &self.results_bucket, key)
                 .await
                 .unwrap()
                 .unwrap();
-            lines += bytes.iter().filter(|b| **b == b'\n').count();
+            objects.push((key.to_owned(), bytes));
         }
-        lines
+        objects
+    }
+
+    async fn result_lines(&self) -> usize {
+        self.objects_under("results/")
+            .await
+            .iter()
+            .map(|(_, bytes)| bytes.iter().filter(|b| **b == b'\n').count())
+            .sum()
+    }
+
+    /// The payments archive: every archived payment, parsed back (no row refused), and
+    /// the archive's keys.
+    async fn archived_payments(&self) -> (Vec<Transaction>, Vec<String>) {
+        let mut payments = Vec::new();
+        let mut keys = Vec::new();
+        for (key, bytes) in self.objects_under("payments/").await {
+            payments.extend(
+                fraud_core::csv_input::read_transactions(&bytes[..], |r| {
+                    panic!("archived row refused: {r}")
+                })
+                .unwrap(),
+            );
+            keys.push(key);
+        }
+        (payments, keys)
     }
 }
 
@@ -85,6 +113,34 @@ async fn scores_a_batch_dead_letters_bad_records_and_never_double_counts_on_rede
         live.len(),
         "one result line per payment"
     );
+    // The payments archive beside the results: exactly the scored payments (not the
+    // dead-lettered ones), whole, under the results file's name.
+    let (archived, keys) = stack.archived_payments().await;
+    let mut archived_nums: Vec<&str> = archived.iter().map(|t| t.trans_num.as_str()).collect();
+    let mut live_nums: Vec<&str> = live.iter().map(|t| t.trans_num.as_str()).collect();
+    archived_nums.sort_unstable();
+    live_nums.sort_unstable();
+    assert_eq!(archived_nums, live_nums);
+    // Every field as the payment came (compared as the one CSV writer writes them).
+    let by_num: std::collections::HashMap<&str, &Transaction> =
+        live.iter().map(|t| (t.trans_num.as_str(), t)).collect();
+    for tx in &archived {
+        assert_eq!(tx.to_record(), by_num[tx.trans_num.as_str()].to_record());
+    }
+    let results_uri = first.results_uri.as_deref().unwrap();
+    let payments_uri = first.payments_uri.as_deref().unwrap();
+    assert_eq!(
+        payments_uri,
+        results_uri
+            .replace("/results/", "/payments/")
+            .replace(".jsonl", ".csv")
+    );
+    assert_eq!(
+        keys,
+        [payments_uri
+            .strip_prefix(&format!("s3://{}/", stack.results_bucket))
+            .unwrap()]
+    );
 
     // Redelivery of the same batch: recognised, nothing counted or alerted twice.
     let again = scorer.handle(batch).await.unwrap();
@@ -93,6 +149,11 @@ async fn scores_a_batch_dead_letters_bad_records_and_never_double_counts_on_rede
     assert_eq!(again.alerts, 0);
     assert_eq!(stack.alerts_waiting().await, 0);
     assert_eq!(stack.result_lines().await, live.len());
+    assert_eq!(
+        stack.archived_payments().await.0.len(),
+        live.len(),
+        "a redelivery archives nothing twice"
+    );
     let client = stack.db.connect().await;
     assert_eq!(
         fraud_db::ScoredLedger::new(&client).count().await.unwrap(),
@@ -312,19 +373,8 @@ async fn every_encoding_producers_write_is_scored_and_the_label_is_kept_with_the
     assert_eq!(response.dead_lettered, 1);
 
     // Each payment's result carries the label it came with.
-    let list = stack
-        .s3
-        .list_objects_v2()
-        .bucket(&stack.results_bucket)
-        .send()
-        .await
-        .unwrap();
     let mut labels = std::collections::BTreeMap::new();
-    for object in list.contents() {
-        let bytes = fraud_aws::get_bytes(&stack.s3, &stack.results_bucket, object.key().unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+    for (_, bytes) in stack.objects_under("results/").await {
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let v: Value = serde_json::from_slice(line).unwrap();
             labels.insert(

@@ -5,6 +5,9 @@
 //! adapters: `fraud_db::Tracking` (the run log, labels, quality),
 //! [`fraud_mlflow::MlflowMirror`], `fraud_aws::S3Objects` (label CSVs).
 //!
+//! Training on what was scored: `{"action": "training_data", …}` ([`training_data`]) joins
+//! the score function's payments archive with the labels into one labelled CSV for train.
+//!
 //! Monitoring: `{"action": "monitor", …}` watches the served models: drift against the
 //! training distribution, live quality, alerts (the use case
 //! `fraud_pipeline::track::monitor`; its settings and adapters in [`monitor`], dispatched
@@ -22,6 +25,7 @@ use serde_json::Value;
 
 pub use fraud_mlflow as mlflow;
 pub use fraud_pipeline::track::labels;
+pub use fraud_pipeline::track::training_data::{TrainingDataAnswer, TrainingDataRequest};
 pub use fraud_pipeline::track::{TrackRequest, TrackResponse, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 
 /// Why an invocation failed (the store is PostgreSQL).
@@ -35,6 +39,9 @@ pub struct Config {
     /// `MLFLOW_TRACKING_URI` (+ `MLFLOW_EXPERIMENT_NAME`, `MLFLOW_TRACKING_TOKEN`):
     /// optionally mirror each recorded run to that MLflow server.
     pub mlflow: Option<MlflowConfig>,
+    /// `FRAUD_DATA_BUCKET`: where `training_data` writes the labelled CSV when the request
+    /// names no `output_uri` (`training/scored-<time>.csv`, read by the train function).
+    pub data_bucket: Option<String>,
 }
 
 impl Config {
@@ -49,9 +56,13 @@ impl Config {
             .filter(|url| !url.trim().is_empty())
             .ok_or(ConfigError::MissingDatabaseUrl)?;
         let mlflow = MlflowConfig::from_lookup(&lookup).map_err(ConfigError::Mlflow)?;
+        let data_bucket = lookup("FRAUD_DATA_BUCKET")
+            .map(|b| b.trim().to_owned())
+            .filter(|b| !b.is_empty());
         Ok(Config {
             database_url,
             mlflow,
+            data_bucket,
         })
     }
 }
@@ -62,6 +73,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &"<redacted>")
             .field("mlflow", &self.mlflow)
+            .field("data_bucket", &self.data_bucket)
             .finish()
     }
 }
@@ -87,6 +99,7 @@ pub fn diagnostic(error: TrackError) -> lambda_runtime::Diagnostic {
         TrackError::Store(_) => "DatabaseError",
         TrackError::Source(_) => "SourceError",
         TrackError::Monitor(_) => "MonitorError",
+        TrackError::TrainingData(_) => "TrainingDataError",
     };
     lambda_runtime::Diagnostic {
         error_type: error_type.into(),
@@ -120,6 +133,30 @@ pub async fn handle_with<C: GenericClient + Sync>(
 ) -> Result<TrackResponse, TrackError> {
     let objects = s3.cloned().map(S3Objects);
     fraud_pipeline::track::handle(&Tracking(client), event, mirror, objects.as_ref()).await
+}
+
+/// `{"action": "training_data", …}`: the archived payments in `payments_uris` joined
+/// with their labels, written as one labelled CSV to the request's `output_uri` or under
+/// `training/` in `data_bucket` (the use case: [`fraud_pipeline::track::training_data`]).
+pub async fn training_data<C: GenericClient + Sync>(
+    client: &C,
+    s3: &fraud_aws::S3Client,
+    data_bucket: Option<&str>,
+    event: Value,
+) -> Result<TrainingDataAnswer, TrackError> {
+    let request = TrainingDataRequest::from_event(event).map_err(|e| e.widen())?;
+    let output =
+        fraud_pipeline::track::training_data::output_uri(&request, data_bucket, chrono::Utc::now())
+            .map_err(TrackError::BadEvent)?;
+    let objects = S3Objects(s3.clone());
+    fraud_pipeline::track::training_data::training_data(
+        &Tracking(client),
+        &objects,
+        &objects,
+        &request,
+        &output,
+    )
+    .await
 }
 
 #[cfg(test)]

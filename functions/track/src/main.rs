@@ -6,7 +6,7 @@
 use fraud_db::Tracking;
 use fraud_fn_track::mlflow::MlflowMirror;
 use fraud_fn_track::monitor::{monitor, AwsMonitor, MonitorConfig, MonitorRequest};
-use fraud_fn_track::{diagnostic, handle_with, Config, TrackError};
+use fraud_fn_track::{diagnostic, handle_with, training_data, Config, TrackError};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -59,6 +59,12 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .map_err(diagnostic)?;
+            return Ok(serde_json::to_value(answer).expect("answers serialize"));
+        }
+        if event.payload.get("action").and_then(Value::as_str) == Some("training_data") {
+            let answer = training_data(&*client, s3, config.data_bucket.as_deref(), event.payload)
+                .await
+                .map_err(diagnostic)?;
             return Ok(serde_json::to_value(answer).expect("answers serialize"));
         }
         let response = handle_with(&*client, event.payload, mirror, Some(s3))

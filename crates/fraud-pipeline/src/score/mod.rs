@@ -2,7 +2,10 @@
 //!
 //! - **a batch** ([`Scoring::score_batch`], the stream): the records of one Kafka batch
 //!   decoded, every payment scored, its record written to the results file and the scored
-//!   topic, review and block as alerts; refused records dead-lettered with the reason;
+//!   topic, the payment itself to the payments archive (`payments/dt=<day>/batch-….csv`,
+//!   Sparkov CSV, beside `results/dt=<day>/batch-….jsonl`: the features' inputs the
+//!   results lack, for the monitor's feature drift and for training on what was scored),
+//!   review and block as alerts; refused records dead-lettered with the reason;
 //! - **one payment** ([`Scoring::decide`], the decision API): decided in milliseconds while
 //!   it is being authorised.
 //!
@@ -72,6 +75,10 @@ pub struct ScoreResponse {
     pub model_version: Option<String>,
     /// URI of the results file written for this batch.
     pub results_uri: Option<String>,
+    /// URI of the batch's payments archive (the scored payments as a Sparkov CSV, beside
+    /// the results file: what the monitor and `training_data` read).
+    #[serde(default)]
+    pub payments_uri: Option<String>,
 }
 
 /// A record to retry, identified as `topic-partition@offset`.

@@ -26,6 +26,8 @@ type Payment = (Transaction, String, i64);
 #[derive(Debug, Default)]
 struct Timings {
     results_uri: Option<String>,
+    payments_uri: Option<String>,
+    /// The results file and the payments archive, written at once.
     s3_ms: f64,
     kafka_ms: f64,
     sqs_ms: f64,
@@ -203,6 +205,8 @@ impl<P: ScorePorts> Scoring<P> {
                 .collect();
             let claim_ms = ms(t);
             let mut scored = Vec::with_capacity(fresh.len());
+            // The payments of `scored`, in the same order: the payments archive.
+            let mut archived: Vec<&Transaction> = Vec::with_capacity(fresh.len());
             let mut alerts = Vec::new();
             let mut seen = Vec::new();
             for ((tx, id, published_at), score) in &candidates {
@@ -221,6 +225,7 @@ impl<P: ScorePorts> Scoring<P> {
                     id.clone(),
                     *published_at,
                 ));
+                archived.push(tx);
             }
             // Payments the decision API decided before they reached the stream: their
             // record and alert are written now, once, with the answer they were given.
@@ -253,12 +258,14 @@ impl<P: ScorePorts> Scoring<P> {
                 );
                 record.decided_synchronously = true;
                 scored.push(record);
+                archived.push(tx);
             }
             let duplicates = seen.len() - n_decided;
             let timings = if scored.is_empty() {
                 Timings::default()
             } else {
-                self.write_effects(records, &scored, &alerts).await?
+                self.write_effects(records, &scored, &archived, &alerts)
+                    .await?
             };
             Ok::<_, ScoreError>((
                 scored.len() - n_decided,
@@ -285,6 +292,7 @@ impl<P: ScorePorts> Scoring<P> {
         response.alerts = alerts;
         response.duplicates = duplicates;
         response.results_uri = effects.results_uri;
+        response.payments_uri = effects.payments_uri;
         let Timings {
             s3_ms,
             kafka_ms,
@@ -292,29 +300,32 @@ impl<P: ScorePorts> Scoring<P> {
             ..
         } = effects;
         // Where the batch's time went (ms): card histories loaded, features + model +
-        // rules, ledger claim; then, at once: S3 results file, scored topic (delivery
+        // rules, ledger claim; then, at once: S3 results file and payments archive (two
+        // PUTs at once, one figure), scored topic (delivery
         // confirmed), SQS alerts, histories saved (on the server, behind the claim);
         // then the commit.
         tracing::info!(received = response.received, scored = response.scored, decided_synchronously = decided, duplicates = response.duplicates, alerts = response.alerts, dead_lettered = response.dead_lettered, model_version = %model.version, rules_version = %rules.version(), load_ms, score_ms, claim_ms, s3_ms, kafka_ms, sqs_ms, save_ms, commit_ms, total_ms = ms(started), "batch scored");
         Ok(response)
     }
 
-    /// Results file, scored topic and alerts, at once; fails if any of them failed. The
-    /// ledger commits only after all of them are confirmed.
+    /// Results file and payments archive, scored topic and alerts, at once; fails if any
+    /// of them failed. The ledger commits only after all of them are confirmed.
     async fn write_effects(
         &self,
         records: &[BatchRecord],
         scored: &[ScoredRecord],
+        archived: &[&Transaction],
         alerts: &[Alert],
     ) -> Result<Timings, ScoreError> {
-        let ((uri, s3_ms), kafka_ms, sqs_ms) = futures::future::try_join3(
-            self.write_results(records, scored),
+        let ((results_uri, payments_uri, s3_ms), kafka_ms, sqs_ms) = futures::future::try_join3(
+            self.write_results(records, scored, archived),
             self.publish_scored(scored),
             self.send_alerts(alerts),
         )
         .await?;
         Ok(Timings {
-            results_uri: Some(uri),
+            results_uri: Some(results_uri),
+            payments_uri: Some(payments_uri),
             s3_ms,
             kafka_ms,
             sqs_ms,
@@ -322,12 +333,16 @@ impl<P: ScorePorts> Scoring<P> {
     }
 
     /// One JSON-lines file per batch, under `results/dt=<day>/`, named by the batch's
-    /// first record so a redelivered batch overwrites rather than duplicates.
+    /// first record so a redelivered batch overwrites rather than duplicates; beside it,
+    /// at the same time, the payments archive: the same payments as a Sparkov CSV under
+    /// `payments/dt=<day>/`, the same name (`.csv`). Returns both URIs and the time the
+    /// two PUTs took together.
     async fn write_results(
         &self,
         records: &[BatchRecord],
         scored: &[ScoredRecord],
-    ) -> Result<(String, f64), ScoreError> {
+        archived: &[&Transaction],
+    ) -> Result<(String, String, f64), ScoreError> {
         let t = Instant::now();
         let first = records
             .first()
@@ -345,12 +360,17 @@ impl<P: ScorePorts> Scoring<P> {
             serde_json::to_writer(&mut body, s).expect("records serialize");
             body.push(b'\n');
         }
-        let uri = self
-            .results
-            .put(&key, body)
-            .await
-            .map_err(|e| ScoreError::Results(boxed(e)))?;
-        Ok((uri, ms(t)))
+        let payments_key = format!("payments/dt={day}/batch-{first}.csv");
+        let mut payments = Vec::new();
+        fraud_core::csv_input::write_transactions(&mut payments, archived.iter().copied())
+            .expect("writing CSV to memory cannot fail");
+        let (uri, payments_uri) = futures::future::try_join(
+            self.results.put(&key, body),
+            self.results.put_payments(&payments_key, payments),
+        )
+        .await
+        .map_err(|e| ScoreError::Results(boxed(e)))?;
+        Ok((uri, payments_uri, ms(t)))
     }
 
     /// Every scored record to the scored topic; returns once the broker confirmed them

@@ -14,6 +14,9 @@ pub enum TrackError<E = Infallible> {
     /// The model monitor could not read or write what it needs (payments, artifact, report, alert).
     #[error("monitor: {0}")]
     Monitor(String),
+    /// Training data could not be read or written (payments, the labelled CSV).
+    #[error("training data: {0}")]
+    TrainingData(String),
 }
 
 impl TrackError {
@@ -23,6 +26,7 @@ impl TrackError {
             TrackError::BadEvent(reason) => TrackError::BadEvent(reason),
             TrackError::Source(reason) => TrackError::Source(reason),
             TrackError::Monitor(reason) => TrackError::Monitor(reason),
+            TrackError::TrainingData(reason) => TrackError::TrainingData(reason),
             TrackError::Store(never) => match never {},
         }
     }

@@ -11,7 +11,9 @@
 //! with the highest test-slice metric (default `pr_auc`, all runs). Monitoring:
 //! `{"action": "labels", …}` records later labels and `{"action": "quality", …}` computes a
 //! model version's live quality; `{"action": "monitor", …}` ([`monitor`], dispatched by the
-//! track function with its settings and adapters) watches the served models.
+//! track function with its settings and adapters) watches the served models, and
+//! `{"action": "training_data", …}` ([`training_data`], dispatched the same way) joins
+//! the archived payments with their labels into training data.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,6 +22,8 @@ use uuid::Uuid;
 pub mod error;
 pub mod labels;
 pub mod monitor;
+pub mod payments;
+pub mod training_data;
 
 pub use error::TrackError;
 
@@ -139,7 +143,7 @@ impl TrackRequest {
                 "`run` goes with no action (or \"record\"), not with action `{action}`"
             ))),
             (None, Some(action)) => Err(bad(format!(
-                "unknown action `{action}`: expected \"list\", \"get\", \"best\", \"labels\" or \"quality\" (or send {{\"run\": ...}} to record)"
+                "unknown action `{action}`: expected \"list\", \"get\", \"best\", \"labels\", \"quality\", \"monitor\" or \"training_data\" (or send {{\"run\": ...}} to record)"
             ))),
             (None, None) => Err(bad(
                 "expected {\"run\": <training run>} or {\"action\": \"list\", \"limit\": N}".into(),

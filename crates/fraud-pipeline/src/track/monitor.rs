@@ -27,9 +27,9 @@
 //!   with the one feature pipeline (per-card `CardHistories` walked in time order, as
 //!   training's `featurize_in_time_order` does)
 //!   from the payments themselves: Sparkov-schema CSVs in S3 given as `payments_uris`
-//!   (the ingest backfill's format; an archive of the `payments` topic, e.g. a Firehose
-//!   or Kafka Connect S3 sink, is the production feeder and is not part of this
-//!   repository). Per-card features look 30 days back, so the files should start 30
+//!   (files, or prefixes ending in `/` read as every object under them in key order; in
+//!   production the score function's payments archive,
+//!   `s3://<results bucket>/payments/dt=<day>/`, one CSV per scored batch). Per-card features look 30 days back, so the files should start 30
 //!   days before the window; payments outside the window only warm the card histories.
 //!   Only payments in the ledger for the version and window are counted. Without
 //!   `payments_uris` the window gets score PSI and the verdict says feature drift was not
@@ -83,8 +83,8 @@ use crate::monitoring::{
     history_series, ModelQuality, MonitorMetrics, MonitorPoint, MonitorWindow, HISTORY_WINDOWS,
 };
 use crate::ports::{
-    split_s3_uri, ArtifactSource, MonitorAlerts, MonitorMirror, MonitorReports, ObjectSource,
-    TrackingStore, WindowReport,
+    ArtifactSource, MonitorAlerts, MonitorMirror, MonitorReports, ObjectSource, TrackingStore,
+    WindowReport,
 };
 
 /// `{"action": "monitor", …}`.
@@ -93,7 +93,8 @@ pub struct MonitorRequest {
     pub model_version: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
-    /// The payments files (`s3://bucket/key`, checked).
+    /// The payments files (`s3://bucket/key`) and prefixes (`s3://bucket/prefix/`,
+    /// every object under it), checked.
     pub payments_uris: Vec<String>,
     pub report: bool,
 }
@@ -145,13 +146,7 @@ impl MonitorRequest {
                 return Err(bad("`since` must be before `until`"));
             }
         }
-        for u in &event.payments_uris {
-            if split_s3_uri(u).is_none() {
-                return Err(bad(format!(
-                    "field `payments_uris`: `{u}` is not an S3 URI (expected s3://bucket/key)"
-                )));
-            }
-        }
+        super::payments::check_uris("payments_uris", &event.payments_uris, false).map_err(bad)?;
         let payments_uris = event.payments_uris;
         let model_version = match event.model_version {
             Some(v) if v.trim().is_empty() => return Err(bad("field `model_version` is empty")),
@@ -228,12 +223,15 @@ where
             .map_err(TrackError::Store)?,
     };
     let started = Instant::now();
+    let files = super::payments::expand_uris(io.payments, "payments_uris", &request.payments_uris)
+        .await
+        .map_err(TrackError::Monitor)?;
     let mut payments = Vec::new();
-    for uri in &request.payments_uris {
+    for uri in &files {
         payments.extend(read_payments(io.payments, uri).await?);
     }
     tracing::info!(
-        files = request.payments_uris.len(),
+        files = files.len(),
         payments = payments.len(),
         read_ms = ms(started),
         "monitor: payments read"
