@@ -7,7 +7,7 @@ FRAUDCTL := $(CARGO_TARGET_DIR)/release/fraudctl
 FIXTURE ?= $(abspath ../shared/data/fraud_fixture.csv)
 OUT ?= out
 
-.PHONY: demo demo-offline test lint unit template airflow-test e2e compat localstack-lambda-test build lambda-build compare bench bench-latency bench-decide bench-broker bench-scale stack-up stack-down stack-status clean
+.PHONY: demo demo-offline test lint unit template airflow-test e2e compat localstack-lambda-test drift-scenario build lambda-build compare bench bench-latency bench-decide bench-broker bench-scale stack-up stack-down stack-status clean
 
 ## Set everything up and run the main job end to end on the local stack.
 demo:
@@ -19,7 +19,7 @@ demo-offline: build
 
 ## The full test suite (what CI runs): lints, then unit, property, real-data and
 ## integration tests against the local services (started, and installed if missing).
-test: lint deny stack-up unit fuzz template airflow-test e2e compat faults-ci localstack-lambda-test
+test: lint deny stack-up unit fuzz template airflow-test e2e drift-scenario compat faults-ci localstack-lambda-test
 
 ## SAM template: cfn-lint plus policy/shape tests (offline).
 template:
@@ -31,6 +31,12 @@ airflow-test:
 
 e2e:
 	AIRFLOW_CHECK=1 bash scripts/e2e.sh --check
+
+## Issue 20's acceptance on the stack: drift (generator) → the monitor flags the served
+## model → the fraud_monitor DAG retrains on what was scored → the new model wins; a
+## no-drift month raises no alert. Exit 1 if a check fails.
+drift-scenario:
+	bash scripts/drift.sh
 
 ## Other teams' producers (confluent-kafka, kafka-python; every encoding and key mode)
 ## through the Kafka event source and score: each trans_num scored once or dead-lettered.

@@ -16,7 +16,7 @@
 #   dags-test-monitor <invoke_endpoint> <conf_json> <out_json>
 #                                 `airflow dags test fraud_monitor` the same way with
 #                                 <conf_json>; writes the task states and the figures the
-#                                 tasks pushed (windows, summary, retrained) to
+#                                 tasks pushed (windows, summary, exported, retrained) to
 #                                 <out_json>; fails unless the run succeeded
 #   freeze                        rewrite airflow/requirements.txt from the venv
 #   airflow <args...>             run the airflow CLI with this environment
@@ -172,7 +172,8 @@ with create_session() as session:
     get = lambda task, key="return_value": XCom.get_one(run_id=run.run_id, dag_id="fraud_monitor",
                                                         task_id=task, key=key, session=session)
     result = {"state": run.state, "tasks": states, "windows": get("needs_retraining", "windows"),
-              "summary": get("needs_retraining", "summary"), "retrained": get("check_retrained")}
+              "summary": get("needs_retraining", "summary"), "exported": get("build_train_request", "exported"),
+              "retrained": get("check_retrained")}
 json.dump(result, open(sys.argv[2], "w"), indent=1, default=str)
 print(f"[airflow] fraud_monitor run {run.run_id}: {run.state}; tasks {states}", file=sys.stderr)
 # Without an alert the training tasks are skipped (short circuit); nothing may fail.

@@ -10,9 +10,10 @@
 #     through ingest (backfill) → Kafka → score, labels carried as the payments API's
 #   → the monitor over the control month: no alert (false alarms tested)
 #   → the Airflow DAG fraud_monitor (airflow dags test) over the drifted month: the
-#     monitor flags v1 and publishes to SNS, the DAG retrains on what was scored in the
-#     flagged month (days 120-149, with its labels) and the train function's gate promotes
-#     the new model (it beats v1 on the retrain's test slice)
+#     monitor flags v1 and publishes to SNS; the DAG has track export what was scored in
+#     the flagged month (the score function's payments archive joined with the labels) and
+#     retrains on it; the train function's gate promotes the new model (it beats v1 on the
+#     retrain's test slice). The monitor reads the same archive to recompute features.
 #   → stream the second drifted month (days 150-179): scored by v2 now
 #   → monitor v2 over it; judge both models offline on that month too
 #   → summary, and checks (exit 1 if one fails): no alert on the control, v1 flagged,
@@ -53,6 +54,18 @@ admin = AdminClient({"bootstrap.servers": sys.argv[1]})
 for f in admin.create_topics([NewTopic(sys.argv[2], num_partitions=3, replication_factor=1)]).values():
     f.result(30)
 PY
+# A database of this run's own: the same seed gives the same trans_nums and cards every
+# run, and the ledger (idempotent on trans_num) and the card histories must start empty.
+# The functions migrate it at their cold start. Earlier runs' databases are dropped; this
+# one is kept for a look (psql "$DRIFT_DATABASE_URL").
+for old in $(psql "$DATABASE_URL" -At -c "select datname from pg_database where datname like 'fraud_drift_%'"); do
+  psql "$DATABASE_URL" -q -c "drop database $old" || true
+done
+DRIFT_DB="fraud_drift_${RUN_ID//-/_}"
+psql "$DATABASE_URL" -q -c "create database $DRIFT_DB"
+DRIFT_DATABASE_URL="${DATABASE_URL%/*}/$DRIFT_DB"
+RESULTS_BUCKET="fraud-results-drift-$RUN_ID"   # this run's results and payments archive
+aws s3 mb "s3://$RESULTS_BUCKET" > /dev/null
 ALERTS_URL=$(aws sqs create-queue --queue-name "fraud-alerts-drift-$RUN_ID" --query QueueUrl --output text)
 SNS_ARN=$(aws sns create-topic --name "fraud-monitor-drift-$RUN_ID" --query TopicArn --output text)
 WATCH_URL=$(aws sqs create-queue --queue-name "fraud-monitor-drift-$RUN_ID" --query QueueUrl --output text)
@@ -61,6 +74,8 @@ aws sns subscribe --topic-arn "$SNS_ARN" --protocol sqs --notification-endpoint 
 { functions_env "$INVOKE_PORT" "$OUT"; cat <<ENV
 KAFKA_TOPIC_PAYMENTS=$TOPIC
 FRAUD_ALERTS_QUEUE_URL=$ALERTS_URL
+FRAUD_RESULTS_BUCKET=$RESULTS_BUCKET
+DATABASE_URL=$DRIFT_DATABASE_URL
 PAYMENTS_API_URL=http://127.0.0.1:9
 MODEL_CHECK_SECS=2
 MONITOR_ALERTS_TOPIC_ARN=$SNS_ARN
@@ -79,12 +94,7 @@ parts = {  # name: (file, first day, last day), inclusive, by trans_date_trans_t
     "control": ("2019-04-01", "2019-04-30"),       # days 90-119: after training, no drift
     "month1": ("2019-05-01", "2019-05-30"),        # days 120-149: first drifted month
     "month2": ("2019-05-31", "2019-06-29"),        # days 150-179: second drifted month
-    # The retrain learns from the flagged month: with older data in front, the time
-    # split's training part would hold only the world before the drift.
-    "retrain": ("2019-05-01", "2019-05-30"),       # days 120-149: the retrain's data
-    "control_feat": ("2019-03-02", "2019-04-30"),  # each month + 30 days before it
-    "month1_feat": ("2019-04-01", "2019-05-30"),   #   (the monitor recomputes features;
-    "month2_feat": ("2019-05-01", "2019-06-29"),   #   the offline check warms histories)
+    "month2_feat": ("2019-05-01", "2019-06-29"),   # month 2 + the month before (offline check)
 }
 with open(f"{out}/all.csv", newline="") as f:
     r = csv.reader(f); header = next(r); data = list(r)
@@ -98,7 +108,7 @@ for name, (first, last) in parts.items():
     print(f"  {name:<13} {first} .. {last}: {n:>7} payments, {frauds:>4} frauds")
 PY
 S3="s3://$FRAUD_DATA_BUCKET/drift/$RUN_ID"
-for f in train warm month1 month2 retrain month1_feat month2_feat control control_feat; do
+for f in train warm control month1 month2; do
   aws s3 cp --quiet "$OUT/$f.csv" "$S3/$f.csv"
 done
 echo "  uploaded to $S3/"
@@ -117,17 +127,23 @@ invoke() { # function payload-json outfile
   fi
 }
 field() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])' "$1" "$2"; }
-now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 # stream NAME: backfills $S3/NAME.csv through ingest → Kafka → score (the Kafka bridge as
 # the event source mapping) and waits until the score function has drained the topic.
 stream() {
   "$BIN/fraud-bridge" kafka --function fraud-score --lambda-endpoint "http://127.0.0.1:$INVOKE_PORT" \
-    --topic "$TOPIC" --group "$GROUP" --batch-size 500 --max-wait-ms 200 --idle-exit-secs 8 \
+    --topic "$TOPIC" --group "$GROUP" --batch-size 200 --max-wait-ms 200 --idle-exit-secs 8 \
     > "$OUT/bridge-$1.out" 2> "$OUT/bridge-$1.log" &
   local bridge=$! t=$SECONDS
   invoke fraud-ingest "{\"mode\":\"backfill\",\"uri\":\"$S3/$1.csv\"}" "$OUT/ingest-$1.json"
   wait "$bridge"
   echo "  $1: $(field "$OUT/ingest-$1.json" published) payments published and scored in $((SECONDS - t)) s ($(tail -n 1 "$OUT/bridge-$1.out"))"
+}
+
+# archive FIRST LAST: the payments archive's day prefixes (JSON list) from FIRST to LAST.
+archive() {
+  "$PY" -c 'import datetime as d, json, sys
+a, b = (d.date.fromisoformat(x) for x in sys.argv[2:4])
+print(json.dumps([f"s3://{sys.argv[1]}/payments/dt={a + d.timedelta(n)}/" for n in range((b - a).days + 1)]))' "$RESULTS_BUCKET" "$1" "$2"
 }
 
 step "5. Train v1 on days 0-89 (train function)"
@@ -138,22 +154,26 @@ sleep 3 # the score function re-reads the current-model pointer every 2 s
 
 step "6. Stream: warm-up (days 60-89), the month after training (control), the first drifted month"
 stream warm
-C0=$(now); stream control; C1=$(now)
-M0=$(now); stream month1; M1=$(now)
+stream control
+stream month1
 
 step "7. Control: the monitor over the no-drift month raises no alert"
-invoke fraud-track "{\"action\":\"monitor\",\"model_version\":\"$V1\",\"since\":\"$C0\",\"until\":\"$C1\",\"payments_uris\":[\"$S3/control_feat.csv\"]}" "$OUT/monitor-control.json"
+invoke fraud-track "{\"action\":\"monitor\",\"model_version\":\"$V1\",\"since\":\"2019-04-01T00:00:00Z\",\"until\":\"2019-05-01T00:00:00Z\",\"payments_uris\":$(archive 2019-03-02 2019-04-30)}" "$OUT/monitor-control.json"
 
 step "8. Airflow fraud_monitor over the first drifted month: monitor → alert → retrain on the flagged month"
-CONF=$("$PY" -c 'import json,sys; print(json.dumps({"model_version": sys.argv[1], "since": sys.argv[2], "until": sys.argv[3], "payments_uris": [sys.argv[4] + "/month1_feat.csv"], "data_uris": [sys.argv[4] + "/retrain.csv"], "min_pr_auc": 0.5}))' "$V1" "$M0" "$M1" "$S3")
+# The window is the month (payments' event times); the monitor recomputes its features from the archive
+# (the month and the 30 days before it); the retrain learns from the flagged month only:
+# with older data in front, the time split's training part would hold only the world
+# before the drift.
+CONF=$("$PY" -c 'import json,sys; print(json.dumps({"model_version": sys.argv[1], "since": sys.argv[2], "until": sys.argv[3], "payments_uris": json.loads(sys.argv[4]), "scored_payments_uris": json.loads(sys.argv[5]), "data_uris": [], "min_pr_auc": 0.5}))' "$V1" 2019-05-01T00:00:00Z 2019-05-31T00:00:00Z "$(archive 2019-04-01 2019-05-30)" "$(archive 2019-05-01 2019-05-30)")
 bash scripts/airflow.sh dags-test-monitor "http://127.0.0.1:$INVOKE_PORT" "$CONF" "$OUT/dag.json"
 "$PY" -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["retrained"] or {}, open(sys.argv[2], "w"))' "$OUT/dag.json" "$OUT/v2-train.json"
 V2=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("model_version") or "")' "$OUT/v2-train.json")
 sleep 3
 
 step "9. Stream the second drifted month (days 150-179), now scored by ${V2:-the current model}"
-N0=$(now); stream month2; N1=$(now)
-invoke fraud-track "{\"action\":\"monitor\",\"model_version\":\"${V2:-none}\",\"since\":\"$N0\",\"until\":\"$N1\",\"payments_uris\":[\"$S3/month2_feat.csv\"]}" "$OUT/monitor-v2.json"
+stream month2
+[[ -z "$V2" ]] || invoke fraud-track "{\"action\":\"monitor\",\"model_version\":\"${V2:-none}\",\"since\":\"2019-05-31T00:00:00Z\",\"until\":\"2019-06-30T00:00:00Z\",\"payments_uris\":$(archive 2019-05-01 2019-06-29)}" "$OUT/monitor-v2.json"
 # What SNS delivered to the subscribed queue (the monitoring alerts).
 aws sqs receive-message --queue-url "$WATCH_URL" --max-number-of-messages 10 --wait-time-seconds 2 > "$OUT/sns-delivered.json" || echo '{}' > "$OUT/sns-delivered.json"
 
@@ -199,12 +219,17 @@ print(f"  {'offline PR-AUC, drifted month 2':34} {fmt(offline(v1)):>16} {fmt(off
 print(f"  control: alert {control.get('alert')}, score PSI {fmt(((cw or {}).get('monitor') or {}).get('drift', {}).get('score_psi'))}")
 print(f"  month 1: alert {any(w.get('alert') for w in dag.get('windows') or [])}: " + "; ".join(dag.get("summary") or []))
 print(f"  DAG tasks: {dag['tasks']}")
+exported = dag.get("exported") or {}
+print(f"  exported for the retrain (archive + labels): {exported.get('payments')} payments, "
+      f"{exported.get('labelled_carried')} labelled as carried, {exported.get('labelled_later')} by later labels, "
+      f"{exported.get('unlabelled_left_out')} left out, {exported.get('frauds')} frauds -> {exported.get('uri')}")
 print(f"  retrained: {dag.get('retrained')}")
 print(f"  monitoring alerts delivered by SNS to the subscribed queue: {len(sns)}")
 checks = [
     ("the no-drift control month raises no alert", control.get("alert") is False),
     ("the monitor flags v1 on the drifted month", bool(w1 and w1.get("alert"))),
     ("SNS delivered the monitoring alert", len(sns) >= 1),
+    ("the retrain learned from what was scored (the archive's export)", bool(exported.get("uri"))),
     ("the DAG retrained and the new model was promoted", bool(v2) and bool((dag.get("retrained") or {}).get("promoted"))),
     ("v2's live PR-AUC (month 2) is above v1's (month 1)",
      bool(w1 and w2) and (w2["quality"].get("pr_auc") or 0) > (w1.get("pr_auc") or 1)),
