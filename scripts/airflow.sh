@@ -107,22 +107,30 @@ PY
   log "dagbag-test done ($(since "$t"))"
 }
 
+# dags_test DAG ENDPOINT CONF DATE STARTED: `airflow dags test DAG DATE --conf CONF` with the
+# aws_default connection pointed at ENDPOINT (any Lambda Invoke API); dies, showing the
+# log's errors, if the run failed. The log: $AIRFLOW_HOME/dags-test-<DAG>.log.
+dags_test() {
+  local dag=$1 endpoint=$2 conf=$3 date=$4 t=$5 conn logf
+  conn="$("$VENV/bin/python" -c 'import json,sys; print(json.dumps({"conn_type":"aws","login":"test","password":"test","extra":{"region_name":"us-east-1","endpoint_url":sys.argv[1]}}))' "$endpoint")"
+  logf="$AIRFLOW_HOME/dags-test-${dag#fraud_}.log"
+  log "airflow dags test $dag $date (endpoint $endpoint, conf $conf); log: $logf"
+  if ! AIRFLOW_CONN_AWS_DEFAULT="$conn" AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
+      "$VENV/bin/airflow" dags test "$dag" "$date" --conf "$conf" >"$logf" 2>&1; then
+    grep -E "ERROR|Traceback|AirflowException|ValueError|failed" "$logf" | tail -n 20 >&2 || true
+    die "$dag failed after $(since "$t") (see $logf)"
+  fi
+}
+
 cmd_dags_test_retrain() {
   [[ $# -ge 2 ]] || die "usage: scripts/airflow.sh dags-test-retrain <invoke_endpoint> <data_uri> [min_pr_auc]"
   local endpoint=$1 uri=$2 min=${3:-0.5} t
   cmd_install
   t=$SECONDS
-  local conn conf date logf
-  conn="$("$VENV/bin/python" -c 'import json,sys; print(json.dumps({"conn_type":"aws","login":"test","password":"test","extra":{"region_name":"us-east-1","endpoint_url":sys.argv[1]}}))' "$endpoint")"
+  local conf date
   conf="$("$VENV/bin/python" -c 'import json,sys; print(json.dumps({"data_uris":[sys.argv[1]],"force":False,"min_pr_auc":float(sys.argv[2])}))' "$uri" "$min")"
   date="$(date -u +%Y-%m-%dT%H:%M:%S+00:00)"
-  logf="$AIRFLOW_HOME/dags-test-retrain.log"
-  log "airflow dags test fraud_retrain $date (endpoint $endpoint, conf $conf); log: $logf"
-  if ! AIRFLOW_CONN_AWS_DEFAULT="$conn" AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
-      "$VENV/bin/airflow" dags test fraud_retrain "$date" --conf "$conf" >"$logf" 2>&1; then
-    grep -E "ERROR|Traceback|AirflowException|ValueError|failed" "$logf" | tail -n 20 >&2 || true
-    die "fraud_retrain failed after $(since "$t") (see $logf)"
-  fi
+  dags_test fraud_retrain "$endpoint" "$conf" "$date" "$t"
   "$VENV/bin/python" - "$date" <<'PY'
 import sys
 import pendulum
@@ -148,18 +156,11 @@ PY
 
 cmd_dags_test_monitor() {
   [[ $# -eq 3 ]] || die "usage: scripts/airflow.sh dags-test-monitor <invoke_endpoint> <conf_json> <out_json>"
-  local endpoint=$1 conf=$2 out=$3 t conn date logf
+  local endpoint=$1 conf=$2 out=$3 t date
   cmd_install
   t=$SECONDS
-  conn="$("$VENV/bin/python" -c 'import json,sys; print(json.dumps({"conn_type":"aws","login":"test","password":"test","extra":{"region_name":"us-east-1","endpoint_url":sys.argv[1]}}))' "$endpoint")"
   date="$(date -u +%Y-%m-%dT%H:%M:%S+00:00)"
-  logf="$AIRFLOW_HOME/dags-test-monitor.log"
-  log "airflow dags test fraud_monitor $date (endpoint $endpoint, conf $conf); log: $logf"
-  if ! AIRFLOW_CONN_AWS_DEFAULT="$conn" AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
-      "$VENV/bin/airflow" dags test fraud_monitor "$date" --conf "$conf" >"$logf" 2>&1; then
-    grep -E "ERROR|Traceback|AirflowException|ValueError|failed" "$logf" | tail -n 20 >&2 || true
-    die "fraud_monitor failed after $(since "$t") (see $logf)"
-  fi
+  dags_test fraud_monitor "$endpoint" "$conf" "$date" "$t"
   "$VENV/bin/python" - "$date" "$out" <<'PY'
 import json, sys
 import pendulum

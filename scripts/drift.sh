@@ -36,8 +36,7 @@ step "1. Local services (LocalStack, Kafka, PostgreSQL)"
 local_stack_up
 
 step "2. Build (functions, bridge, CLI)"
-bash scripts/check-toolchain.sh
-cargo build --locked --bins 2>&1 | tail -n 2
+build_local_bins
 
 # shellcheck source=lib/procs.sh
 . scripts/lib/procs.sh
@@ -47,13 +46,7 @@ trap stop_started EXIT
 # subscribed to it, to see what SNS delivered).
 TOPIC="payments.drift-$RUN_ID"
 GROUP="fraud-score-drift-$RUN_ID"
-"$PY" - "$KAFKA_BROKERS" "$TOPIC" <<'PY'
-import sys
-from confluent_kafka.admin import AdminClient, NewTopic
-admin = AdminClient({"bootstrap.servers": sys.argv[1]})
-for f in admin.create_topics([NewTopic(sys.argv[2], num_partitions=3, replication_factor=1)]).values():
-    f.result(30)
-PY
+create_run_topic "$TOPIC"
 # A database of this run's own: the same seed gives the same trans_nums and cards every
 # run, and the ledger (idempotent on trans_num) and the card histories must start empty.
 # The functions migrate it at their cold start. Earlier runs' databases are dropped; this
@@ -114,18 +107,7 @@ done
 echo "  uploaded to $S3/"
 
 step "4. Functions behind the Lambda Invoke API (cargo lambda watch)"
-( set -a; . "$OUT/functions.env"; set +a
-  exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --concurrency 1 --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &
-pids+=($!)
-wait_port "$INVOKE_PORT" watch 120 "$OUT/watch.log"
-invoke() { # function payload-json outfile
-  local code
-  code=$(curl -sS -o "$3" -w '%{http_code}' -X POST "http://127.0.0.1:$INVOKE_PORT/2015-03-31/functions/$1/invocations" \
-    -H 'content-type: application/json' --data-binary "$2")
-  if [[ "$code" != 200 ]] || grep -q '"errorType"' "$3"; then
-    echo "$1 failed (HTTP $code): $(head -c 2000 "$3")" >&2; return 1
-  fi
-}
+start_watch_on "$INVOKE_PORT" 1
 field() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])' "$1" "$2"; }
 # stream NAME: backfills $S3/NAME.csv through ingest → Kafka → score (the Kafka bridge as
 # the event source mapping) and waits until the score function has drained the topic.

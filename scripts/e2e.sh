@@ -35,8 +35,7 @@ step "1. Local services (LocalStack, Kafka, PostgreSQL)"
 local_stack_up
 
 step "2. Build (functions, simulator, bridge, CLI)"
-bash scripts/check-toolchain.sh
-cargo build --locked --bins 2>&1 | tail -n 2
+build_local_bins
 
 # shellcheck source=lib/procs.sh
 . scripts/lib/procs.sh
@@ -48,13 +47,7 @@ trap stop_started EXIT
 # A per-run webhook secret.
 TOPIC="payments.e2e-$RUN_ID"
 GROUP="fraud-score-e2e-$RUN_ID"
-"${FRAUD_STACK_DIR:-$HOME/.cache/fraud-stack}/venv/stack/bin/python" - "$KAFKA_BROKERS" "$TOPIC" <<'PY'
-import sys
-from confluent_kafka.admin import AdminClient, NewTopic
-admin = AdminClient({"bootstrap.servers": sys.argv[1]})
-for f in admin.create_topics([NewTopic(sys.argv[2], num_partitions=3, replication_factor=1)]).values():
-    f.result(30)
-PY
+create_run_topic "$TOPIC"
 export WEBHOOK_SECRET="local-$RUN_ID"
 { functions_env "$INVOKE_PORT" "$OUT"; cat <<ENV
 KAFKA_TOPIC_PAYMENTS=$TOPIC
@@ -78,19 +71,8 @@ step "4. Functions behind the Lambda Invoke API (cargo lambda watch), simulator,
 pids+=($!)
 "$BIN/payments-sim" --addr "127.0.0.1:$SIM_PORT" --batch-size "$BATCH" --customers "$CUSTOMERS" --start 2019-05-01 --seed "${SIM_SEED:-$(date +%s)}" > "$OUT/sim.log" 2>&1 &
 pids+=($!)
-( set -a; . "$OUT/functions.env"; set +a
-  exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" --concurrency "$WATCH_CONCURRENCY" --ignore-changes --env-file "$OUT/functions.env" ) > "$OUT/watch.log" 2>&1 &
-pids+=($!)
+start_watch_on "$INVOKE_PORT" "$WATCH_CONCURRENCY"
 wait_port "$SINK_PORT" sink 120 "$OUT/sink.log"; wait_port "$SIM_PORT" sim 120 "$OUT/sim.log"
-wait_port "$INVOKE_PORT" watch 120 "$OUT/watch.log"
-invoke() { # function payload-json outfile
-  local code
-  code=$(curl -sS -o "$3" -w '%{http_code}' -X POST "http://127.0.0.1:$INVOKE_PORT/2015-03-31/functions/$1/invocations" \
-    -H 'content-type: application/json' --data-binary "$2")
-  if [[ "$code" != 200 ]] || grep -q '"errorType"' "$3"; then
-    echo "$1 failed (HTTP $code): $(head -c 2000 "$3")" >&2; return 1
-  fi
-}
 
 step "5. Train (train function → S3 model + metrics → track → Postgres)"
 invoke fraud-train "{\"data_uris\":[\"s3://$FRAUD_DATA_BUCKET/train/$RUN_ID.csv\"],\"force\":true}" "$OUT/train.json"

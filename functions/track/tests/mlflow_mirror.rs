@@ -5,25 +5,13 @@
 use fraud_aws::scratch::unique;
 use fraud_db::scratch::ScratchDatabase;
 use fraud_db::{RunStore, TrainingRun};
-use fraud_fn_track::mlflow::{MlflowConfig, MlflowMirror, RUN_ID_TAG};
+use fraud_fn_track::mlflow::RUN_ID_TAG;
 use fraud_fn_track::{handle_with_mirror, TrackResponse};
 use serde_json::{json, Value};
 
-fn tracking_uri() -> String {
-    std::env::var("MLFLOW_TRACKING_URI").expect(
-        "MLFLOW_TRACKING_URI is not set: start the local MLflow server with \
-         `scripts/mlflow.sh up` and `eval \"$(scripts/mlflow.sh env)\"` (make unit does both)",
-    )
-}
-
-fn mirror(uri: String, experiment: &str) -> MlflowMirror {
-    MlflowMirror::new(MlflowConfig {
-        tracking_uri: uri,
-        experiment: experiment.to_owned(),
-        token: None,
-    })
-    .unwrap()
-}
+#[path = "support/mlflow.rs"]
+mod mlflow;
+use mlflow::{mirror, tracking_uri};
 
 fn run_event(model_version: &str) -> Value {
     json!({"run": {

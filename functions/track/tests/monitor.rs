@@ -6,25 +6,24 @@
 //! LocalStack in the last test (report written, alert published to SNS). Needs
 //! `make stack-up`; fails (never skips) without it.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use fraud_aws::S3Uri;
-use fraud_core::drift::{Finding, MonitorAlert, Thresholds};
-use fraud_core::scoring::Scorer;
+use fraud_core::drift::{Finding, Thresholds};
 use fraud_core::{ModelArtifact, Transaction, N_FEATURES};
 use fraud_db::scratch::ScratchDatabase;
-use fraud_db::{Client, MonitorStore, ScoredLedger, ScoredTransaction, Tracking};
+use fraud_db::{Client, MonitorStore, Tracking};
 use fraud_fn_track::monitor::{
-    monitor, AwsMonitor, Drawn, MonitorAnswer, MonitorConfig, MonitorPorts, MonitorRequest,
-    ReportSink,
+    monitor, AwsMonitor, MonitorAnswer, MonitorConfig, MonitorPorts, MonitorRequest,
 };
-use fraud_pipeline::ports::{ArtifactSource, MonitorAlerts, ObjectSource};
 
 #[path = "support/generated.rs"]
 mod generated;
+#[path = "support/memory.rs"]
+mod memory;
 use chrono::Utc;
 use generated::day;
+use memory::{score_live, MemoryIo};
 
 const TRAIN_DAYS: u32 = 90;
 const LIVE_DAYS: u32 = 30;
@@ -50,54 +49,16 @@ fn payments(shift: f64) -> Vec<Transaction> {
     txs
 }
 
-/// Scores every payment in time order as the score function would (card histories
-/// from the first day) and claims the live period's in the ledger with their labels.
-async fn score_live(client: &Client, artifact: &ModelArtifact, txs: &[Transaction]) -> u64 {
-    let mut scorer = Scorer::new(artifact);
-    let mut rows = Vec::new();
-    for tx in txs {
-        let score = scorer.score(tx);
-        let at = tx.trans_date_trans_time.and_utc();
-        if at >= day(TRAIN_DAYS) {
-            rows.push(ScoredTransaction::new(&score, at).labelled(tx.is_fraud));
-        }
-    }
-    let ledger = ScoredLedger::new(client);
-    for chunk in rows.chunks(5000) {
-        ledger.claim(chunk).await.unwrap();
-    }
-    rows.len() as u64
-}
-
-/// Artifacts and payments in memory; alerts and reports kept for the test to read.
-#[derive(Default)]
-struct MemoryIo {
-    artifacts: HashMap<String, ModelArtifact>,
-    /// Payments files (CSV) by URI.
-    payments: HashMap<String, Vec<u8>>,
-    published: Mutex<Vec<MonitorAlert>>,
-    reports: Mutex<Vec<(String, Vec<&'static str>)>>,
-}
-
-impl MemoryIo {
-    fn insert_payments(&mut self, uri: &str, txs: &[Transaction]) {
-        let mut csv = Vec::new();
-        fraud_core::csv_input::write_transactions(&mut csv, txs).unwrap();
-        self.payments.insert(uri.into(), csv);
-    }
-}
-
 /// Runs the monitor (default thresholds) with everything but the database in `io`.
 async fn monitor_in_memory(
     client: &Client,
     io: &MemoryIo,
     request: MonitorRequest,
 ) -> MonitorAnswer {
-    let reports = Drawn(io);
     let ports = MonitorPorts {
         payments: io,
         artifacts: Some(io),
-        reports: &reports,
+        reports: io,
         alerts: io,
         mirror: None::<&fraud_mlflow::MlflowMirror>,
     };
@@ -105,49 +66,6 @@ async fn monitor_in_memory(
     monitor(&Tracking(client), &ports, &thresholds, request)
         .await
         .unwrap()
-}
-
-type MemoryError = std::io::Error;
-
-impl ObjectSource for MemoryIo {
-    type Error = MemoryError;
-    async fn read(&self, uri: &str) -> Result<Option<Vec<u8>>, MemoryError> {
-        Ok(self.payments.get(uri).cloned())
-    }
-}
-
-impl ArtifactSource for MemoryIo {
-    type Error = MemoryError;
-    async fn load(&self, version: &str) -> Result<ModelArtifact, MemoryError> {
-        self.artifacts
-            .get(version)
-            .cloned()
-            .ok_or_else(|| MemoryError::other(format!("no artifact {version}")))
-    }
-}
-
-impl ReportSink for MemoryIo {
-    type Error = MemoryError;
-    async fn put(
-        &self,
-        prefix: &str,
-        files: Vec<fraud_report::ReportFile>,
-    ) -> Result<Option<String>, MemoryError> {
-        let names = files.iter().map(|f| f.name).collect();
-        self.reports
-            .lock()
-            .unwrap()
-            .push((prefix.to_owned(), names));
-        Ok(Some(format!("memory://{prefix}/index.html")))
-    }
-}
-
-impl MonitorAlerts for MemoryIo {
-    type Error = MemoryError;
-    async fn publish(&self, alert: &MonitorAlert) -> Result<Option<String>, MemoryError> {
-        self.published.lock().unwrap().push(alert.clone());
-        Ok(Some(format!("m-{}", self.published.lock().unwrap().len())))
-    }
 }
 
 const PAYMENTS_URI: &str = "s3://data/payments/all.csv";
@@ -174,7 +92,7 @@ async fn run(
     let db = ScratchDatabase::create().await;
     let client = db.migrated().await;
     let txs = payments(shift);
-    let live = score_live(&client, &artifact, &txs).await;
+    let live = score_live(&client, &artifact, &txs, day(TRAIN_DAYS)).await;
     let mut io = MemoryIo::default();
     io.artifacts.insert(artifact.version.clone(), artifact);
     io.insert_payments(PAYMENTS_URI, &txs);
@@ -224,7 +142,7 @@ async fn an_unshifted_period_raises_no_alert() {
     );
     assert!(io.published.lock().unwrap().is_empty());
     assert_eq!(
-        io.reports.lock().unwrap()[0].1,
+        io.reports.lock().unwrap()[0].names(),
         [
             "feature_psi.png",
             "score_histogram.png",
@@ -301,7 +219,7 @@ async fn without_payments_the_score_is_judged_and_feature_drift_is_said_not_to_b
     let db = ScratchDatabase::create().await;
     let client = db.migrated().await;
     let (artifact, txs) = base();
-    score_live(&client, artifact, txs).await;
+    score_live(&client, artifact, txs, day(TRAIN_DAYS)).await;
     let mut io = MemoryIo::default();
     io.artifacts
         .insert(artifact.version.clone(), artifact.clone());
@@ -327,7 +245,7 @@ async fn on_the_stack_the_monitor_reads_s3_writes_its_report_and_publishes_to_sn
     let client = db.migrated().await;
     let artifact = base().0.clone();
     let txs = payments(3.0);
-    score_live(&client, &artifact, &txs).await;
+    score_live(&client, &artifact, &txs, day(TRAIN_DAYS)).await;
 
     let (s3, bucket) = fraud_aws::scratch::scratch_bucket("fraud-monitor-test").await;
     let aws = fraud_aws::aws_config().await;

@@ -5,48 +5,32 @@
 //! two windows of 15 days. Artifacts, payments and reports stay in memory. Fails (never
 //! skips) without the servers.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use fraud_aws::scratch::unique;
-use fraud_core::drift::MonitorAlert;
-use fraud_core::scoring::Scorer;
 use fraud_core::{ModelArtifact, Transaction};
 use fraud_db::scratch::ScratchDatabase;
-use fraud_db::{Client, RunStore, ScoredLedger, ScoredTransaction, Tracking, TrainingRun};
-use fraud_fn_track::mlflow::{MlflowConfig, MlflowMirror};
+use fraud_db::{Client, RunStore, Tracking, TrainingRun};
+use fraud_fn_track::mlflow::MlflowMirror;
 use fraud_fn_track::monitor::{
-    monitor, report_files, MonitorAnswer, MonitorConfig, MonitorPorts, MonitorRequest,
-};
-use fraud_pipeline::ports::{
-    ArtifactSource, MonitorAlerts, MonitorReports, ObjectSource, WindowReport,
+    monitor, MonitorAnswer, MonitorConfig, MonitorPorts, MonitorRequest,
 };
 use serde_json::{json, Value};
 
 #[path = "support/generated.rs"]
 mod generated;
+#[path = "support/memory.rs"]
+mod memory;
+#[path = "support/mlflow.rs"]
+mod mlflow;
 use generated::day;
+use memory::{score_live, MemoryIo};
+use mlflow::{mirror, tracking_uri};
 
 const TRAIN_DAYS: u32 = 90;
 const LIVE_DAYS: u32 = 30;
 const PAYMENTS_URI: &str = "s3://data/payments/all.csv";
-
-fn tracking_uri() -> String {
-    std::env::var("MLFLOW_TRACKING_URI").expect(
-        "MLFLOW_TRACKING_URI is not set: start the local MLflow server with \
-         `scripts/mlflow.sh up` and `eval \"$(scripts/mlflow.sh env)\"` (make unit does both)",
-    )
-}
-
-fn mirror(uri: String, experiment: &str) -> MlflowMirror {
-    MlflowMirror::new(MlflowConfig {
-        tracking_uri: uri,
-        experiment: experiment.to_owned(),
-        token: None,
-    })
-    .unwrap()
-}
 
 /// The model trained on the first 90 days, and all 120 days of payments (time order).
 fn base() -> &'static (ModelArtifact, Vec<Transaction>) {
@@ -58,88 +42,17 @@ fn base() -> &'static (ModelArtifact, Vec<Transaction>) {
     })
 }
 
-/// Scores every payment in time order (card histories from the first day) and claims the
-/// live period's in the ledger with their labels.
-async fn score_live(client: &Client, artifact: &ModelArtifact, txs: &[Transaction]) {
-    let mut scorer = Scorer::new(artifact);
-    let mut rows = Vec::new();
-    for tx in txs {
-        let score = scorer.score(tx);
-        let at = tx.trans_date_trans_time.and_utc();
-        if at >= day(TRAIN_DAYS) {
-            rows.push(ScoredTransaction::new(&score, at).labelled(tx.is_fraud));
-        }
-    }
-    let ledger = ScoredLedger::new(client);
-    for chunk in rows.chunks(5000) {
-        ledger.claim(chunk).await.unwrap();
-    }
-}
-
-/// Artifacts and payments in memory; each report's history length and drawn files kept.
-#[derive(Default)]
-struct MemoryIo {
-    artifacts: HashMap<String, ModelArtifact>,
-    payments: HashMap<String, Vec<u8>>,
-    /// Per report: the windows its live-metrics figure shows, and its files.
-    reports: Mutex<Vec<(usize, Vec<fraud_report::ReportFile>)>>,
-}
-
-type MemoryError = std::io::Error;
-
-impl ObjectSource for MemoryIo {
-    type Error = MemoryError;
-    async fn read(&self, uri: &str) -> Result<Option<Vec<u8>>, MemoryError> {
-        Ok(self.payments.get(uri).cloned())
-    }
-}
-
-impl ArtifactSource for MemoryIo {
-    type Error = MemoryError;
-    async fn load(&self, version: &str) -> Result<ModelArtifact, MemoryError> {
-        self.artifacts
-            .get(version)
-            .cloned()
-            .ok_or_else(|| MemoryError::other(format!("no artifact {version}")))
-    }
-}
-
-impl MonitorReports for MemoryIo {
-    type Error = MemoryError;
-    async fn write(
-        &self,
-        prefix: &str,
-        report: &WindowReport<'_>,
-    ) -> Result<Option<String>, MemoryError> {
-        let files = report_files(report).map_err(MemoryError::other)?;
-        self.reports
-            .lock()
-            .unwrap()
-            .push((report.history.len(), files));
-        Ok(Some(format!("memory://{prefix}/index.html")))
-    }
-}
-
-impl MonitorAlerts for MemoryIo {
-    type Error = MemoryError;
-    async fn publish(&self, _: &MonitorAlert) -> Result<Option<String>, MemoryError> {
-        Ok(None)
-    }
-}
-
 /// A database with the live period scored and the run recorded (not mirrored), and the
 /// in-memory artifacts and payments.
 async fn scored() -> (ScratchDatabase, Client, MemoryIo, ModelArtifact) {
     let db = ScratchDatabase::create().await;
     let client = db.migrated().await;
     let (artifact, txs) = base();
-    score_live(&client, artifact, txs).await;
+    score_live(&client, artifact, txs, day(TRAIN_DAYS)).await;
     let mut io = MemoryIo::default();
     io.artifacts
         .insert(artifact.version.clone(), artifact.clone());
-    let mut csv = Vec::new();
-    fraud_core::csv_input::write_transactions(&mut csv, txs).unwrap();
-    io.payments.insert(PAYMENTS_URI.into(), csv);
+    io.insert_payments(PAYMENTS_URI, txs);
     (db, client, io, artifact.clone())
 }
 
@@ -290,9 +203,9 @@ async fn two_monitored_windows_chart_as_two_points_on_the_versions_mlflow_run() 
     // The reports: the first window's figure has one point, the second's two, and the
     // recomputed first window still two (itself and the later one), drawn and linked.
     let reports = io.reports.lock().unwrap();
-    let counts: Vec<usize> = reports.iter().map(|r| r.0).collect();
+    let counts: Vec<usize> = reports.iter().map(|r| r.history).collect();
     assert_eq!(counts, [1, 2, 2]);
-    let files = &reports[1].1;
+    let files = &reports[1].files;
     let png = files.iter().find(|f| f.name == "live_metrics.png").unwrap();
     assert!(png.bytes.starts_with(b"\x89PNG"));
     let page = files.iter().find(|f| f.name == "index.html").unwrap();
