@@ -228,7 +228,10 @@ where
         .map_err(TrackError::Monitor)?;
     let mut payments = Vec::new();
     for uri in &files {
-        payments.extend(read_payments(io.payments, uri).await?);
+        let (txs, _refused) = super::payments::read_payments(io.payments, uri)
+            .await
+            .map_err(TrackError::Monitor)?;
+        payments.extend(txs);
     }
     tracing::info!(
         files = files.len(),
@@ -479,25 +482,6 @@ async fn mirror_window<S: TrackingStore, X: MonitorMirror>(
 /// Milliseconds since `t`.
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
-}
-
-/// The payments of a CSV file (Sparkov schema); invalid rows are counted, not fatal.
-async fn read_payments<O: ObjectSource, E>(
-    objects: &O,
-    uri: &str,
-) -> Result<Vec<Transaction>, TrackError<E>> {
-    let bytes = objects
-        .read(uri)
-        .await
-        .map_err(|e| TrackError::Monitor(e.to_string()))?
-        .ok_or_else(|| TrackError::Monitor(format!("`{uri}` does not exist")))?;
-    let mut rejected = 0u64;
-    let txs = fraud_core::csv_input::read_transactions(&bytes[..], |_| rejected += 1)
-        .map_err(|e| TrackError::Monitor(format!("`{uri}`: {e}")))?;
-    if rejected > 0 {
-        tracing::warn!(%uri, rejected, "monitor: payments rows rejected");
-    }
-    Ok(txs)
 }
 
 #[cfg(test)]
