@@ -384,15 +384,7 @@ fn customer_day(
         }
         let frauds = rng.random_range(1..=6);
         for _ in 0..frauds {
-            let u: f64 = rng.random();
-            let mut acc = 0.0;
-            let &(category, _, low, high) = FRAUD_PROFILE
-                .iter()
-                .find(|(_, w, _, _)| {
-                    acc += w;
-                    u <= acc
-                })
-                .unwrap_or(&FRAUD_PROFILE[0]);
+            let (category, low, high) = draw_fraud(&mut rng, &FRAUD_PROFILE);
             let amt = rng.random_range(low..high) * factor;
             let hour = if rng.random_bool(0.8) {
                 (22 + rng.random_range(0..6)) % 24
@@ -417,15 +409,7 @@ fn new_pattern_burst(
     let mut minute = rng.random_range(9 * 60..16 * 60);
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let u: f64 = rng.random();
-        let mut acc = 0.0;
-        let &(category, _, low, high) = NEW_FRAUD_PROFILE
-            .iter()
-            .find(|(_, w, _, _)| {
-                acc += w;
-                u <= acc
-            })
-            .unwrap_or(&NEW_FRAUD_PROFILE[0]);
+        let (category, low, high) = draw_fraud(rng, &NEW_FRAUD_PROFILE);
         let amt = rng.random_range(low..high) * factor;
         let mut tx = payment(rng, c, date, minute / 60, category, amt, true);
         let time = NaiveTime::from_hms_opt(minute / 60, minute % 60, rng.random_range(0..60))
@@ -436,6 +420,21 @@ fn new_pattern_burst(
         minute = (minute + rng.random_range(2..15)).min(23 * 60 + 59);
     }
     out
+}
+
+/// One fraud's category and amount range, drawn from `profile` by its weights (one draw
+/// from `rng`; the first entry if the weights sum to less than the draw).
+fn draw_fraud(rng: &mut ChaCha8Rng, profile: &[(Category, f64, f64, f64)]) -> (Category, f64, f64) {
+    let u: f64 = rng.random();
+    let mut acc = 0.0;
+    let &(category, _, low, high) = profile
+        .iter()
+        .find(|(_, w, _, _)| {
+            acc += w;
+            u <= acc
+        })
+        .unwrap_or(&profile[0]);
+    (category, low, high)
 }
 
 /// Hour of a legitimate payment: mostly daytime, some at night.
