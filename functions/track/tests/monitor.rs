@@ -93,8 +93,7 @@ async fn run(
     let client = db.migrated().await;
     let txs = payments(shift);
     let live = score_live(&client, &artifact, &txs, day(TRAIN_DAYS)).await;
-    let mut io = MemoryIo::default();
-    io.artifacts.insert(artifact.version.clone(), artifact);
+    let mut io = MemoryIo::with_artifact(artifact);
     io.insert_payments(PAYMENTS_URI, &txs);
     let answer = monitor_in_memory(&client, &io, request(true)).await;
     (answer, io, live, db)
@@ -220,9 +219,7 @@ async fn without_payments_the_score_is_judged_and_feature_drift_is_said_not_to_b
     let client = db.migrated().await;
     let (artifact, txs) = base();
     score_live(&client, artifact, txs, day(TRAIN_DAYS)).await;
-    let mut io = MemoryIo::default();
-    io.artifacts
-        .insert(artifact.version.clone(), artifact.clone());
+    let io = MemoryIo::with_artifact(artifact.clone());
     let answer = monitor_in_memory(&client, &io, request(false)).await;
     let w = &answer.windows[0];
     let drift = w.monitor.drift.as_ref().unwrap();

@@ -49,9 +49,7 @@ async fn scored() -> (ScratchDatabase, Client, MemoryIo, ModelArtifact) {
     let client = db.migrated().await;
     let (artifact, txs) = base();
     score_live(&client, artifact, txs, day(TRAIN_DAYS)).await;
-    let mut io = MemoryIo::default();
-    io.artifacts
-        .insert(artifact.version.clone(), artifact.clone());
+    let mut io = MemoryIo::with_artifact(artifact.clone());
     io.insert_payments(PAYMENTS_URI, txs);
     (db, client, io, artifact.clone())
 }

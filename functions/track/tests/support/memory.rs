@@ -45,6 +45,13 @@ pub struct MemoryIo {
 }
 
 impl MemoryIo {
+    /// Nothing but `artifact`, loadable by its version.
+    pub fn with_artifact(artifact: ModelArtifact) -> MemoryIo {
+        let mut io = MemoryIo::default();
+        io.artifacts.insert(artifact.version.clone(), artifact);
+        io
+    }
+
     pub fn insert_payments(&mut self, uri: &str, txs: &[Transaction]) {
         let mut csv = Vec::new();
         fraud_core::csv_input::write_transactions(&mut csv, txs).unwrap();
