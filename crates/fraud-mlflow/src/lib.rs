@@ -86,7 +86,8 @@ pub enum MlflowError {
 /// Whether a run reached MLflow (created, or already there: a retry).
 pub use fraud_pipeline::ports::Mirrored;
 
-/// Mirrors runs to one MLflow server.
+/// Mirrors runs to one MLflow server. Cloning shares the HTTP client.
+#[derive(Clone)]
 pub struct MlflowMirror {
     http: reqwest::Client,
     config: MlflowConfig,

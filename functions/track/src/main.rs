@@ -35,8 +35,7 @@ async fn main() -> anyhow::Result<()> {
     // The monitor (`{"action": "monitor"}`): its settings, artifacts, reports and alerts.
     let monitor_config = MonitorConfig::from_env().map_err(anyhow::Error::msg)?;
     // Each monitored window's metrics also go to MLflow when runs are mirrored there.
-    let monitor_io = AwsMonitor::new(&aws, &monitor_config)
-        .with_mirror(config.mlflow.clone().map(MlflowMirror::new).transpose()?);
+    let monitor_io = AwsMonitor::new(&aws, &monitor_config).with_mirror(mirror.clone());
     let (client, config, mirror, s3) = (&client, &config, mirror.as_ref(), &s3);
     let (monitor_config, monitor_io) = (&monitor_config, &monitor_io);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
